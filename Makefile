@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+FRAMEWORK ?= pytorch
+NODES ?= 3
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of PyTorch (a CUDA build would be several GB)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[tf,torch,demo,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m swarm_learning.demo --framework $(FRAMEWORK) --nodes $(NODES)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy swarm_learning sn sl certs contracts
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_merge
+	$(BIN)/python -m benchmarks.bench_sync
+
+clean:
+	rm -rf demo-work swarm-local demo-summary.json .pytest_cache

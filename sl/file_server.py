@@ -1,0 +1,75 @@
+"""The SL's file server (port 30305): serves this node's weight files to its peers over mutual TLS.
+
+Only files of the node's exchange folder whose names look like weight files are served; everything else is 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import httpx
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from swarm_learning.errors import NetworkError, WeightsError
+from swarm_learning.https import peer_identity
+from swarm_learning.tls import TLSIdentity
+
+log = logging.getLogger(__name__)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.safetensors$")
+_CHUNK = 1024 * 1024
+
+
+def create_file_app(folder: Path) -> FastAPI:
+    app = FastAPI(title="Swarm Learning file server")
+
+    @app.get("/is_up", response_class=PlainTextResponse)
+    def is_up() -> str:
+        return "OK"
+
+    @app.get("/weights/{name}")
+    def weights(name: str, caller: str = Depends(peer_identity)) -> FileResponse:
+        path = folder / name
+        if not _SAFE_NAME.match(name) or not path.is_file():
+            raise HTTPException(status_code=404, detail=f"no weights file {name!r} on this node")
+        log.debug("serving %s to %s", name, caller)
+        return FileResponse(path, media_type="application/octet-stream", filename=name)
+
+    return app
+
+
+class WeightsFetcher:
+    """Downloads weight files from peers' file servers, checking the SHA-256 digest when one is expected."""
+
+    def __init__(self, identity: TLSIdentity, timeout: float = 300.0) -> None:
+        self._http = httpx.Client(verify=identity.client_context(), timeout=httpx.Timeout(timeout, connect=10.0))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def fetch(self, uri: str, dest: Path, expected_sha256: str | None = None) -> str:
+        """Download ``uri`` to ``dest`` atomically; returns the hex SHA-256 of what was received."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.part")
+        digest = hashlib.sha256()
+        try:
+            with self._http.stream("GET", uri) as resp:
+                if resp.status_code != 200:
+                    raise NetworkError(f"peer file server answered {resp.status_code} for {uri}")
+                with open(tmp, "wb") as out:
+                    for chunk in resp.iter_bytes(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            tmp.unlink(missing_ok=True)
+            raise NetworkError(f"cannot download {uri}: {type(exc).__name__}: {exc}") from exc
+        got = digest.hexdigest()
+        if expected_sha256 is not None and got != expected_sha256:
+            tmp.unlink(missing_ok=True)
+            raise WeightsError(f"{uri} has SHA-256 {got}, but the chain records {expected_sha256}: refusing it")
+        os.replace(tmp, dest)
+        return got

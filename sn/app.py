@@ -1,0 +1,135 @@
+"""The SN API: FastAPI app over the node's ledger service (served over mutual TLS by ``sn.server``).
+
+Every route but ``/is_up`` acts as the caller's certificate identity: an SL can only check in as itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from sn import views
+from sn.ledger_service import LedgerService
+from swarm_learning import sn_api as api
+from swarm_learning.errors import ChainError, ContractRevert, SwarmLearningError
+from swarm_learning.https import peer_identity
+
+log = logging.getLogger(__name__)
+
+Caller = Annotated[str, Depends(peer_identity)]
+MAX_WAIT_SECONDS = 30.0
+
+
+def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
+    app = FastAPI(title="Swarm Network API", version="1")
+
+    @app.exception_handler(ContractRevert)
+    def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
+        return JSONResponse(status_code=409, content=api.ErrorBody(code=exc.code, message=exc.reason).model_dump())
+
+    @app.exception_handler(ChainError)
+    def _chain(_: Request, exc: ChainError) -> JSONResponse:
+        log.error("chain failure: %s", exc)
+        return JSONResponse(status_code=500, content=api.ErrorBody(code=exc.code, message=str(exc)).model_dump())
+
+    @app.exception_handler(SwarmLearningError)
+    def _other(_: Request, exc: SwarmLearningError) -> JSONResponse:
+        return JSONResponse(status_code=400, content=api.ErrorBody(code=exc.code, message=str(exc)).model_dump())
+
+    @app.get("/is_up", response_class=PlainTextResponse)
+    def is_up() -> str:
+        return "OK"
+
+    @app.get("/info")
+    def info(_: Caller) -> api.SNInfo:
+        head = ledger.head()
+        return api.SNInfo(
+            identity=own_identity,
+            contract_address=ledger.contract_address,
+            operator_address=ledger.operator_address,
+            height=head.height,
+            head_hash=head.hash,
+        )
+
+    @app.get("/chain/wait")
+    def wait_for_change(_: Caller, after: int, timeout: float = Query(10.0, ge=0)) -> api.ChainHeight:
+        """Long poll: returns as soon as the chain grows past ``after`` (or after ``timeout`` seconds)."""
+        return api.ChainHeight(height=ledger.wait_for_change(after, min(timeout, MAX_WAIT_SECONDS)))
+
+    @app.post("/nodes")
+    def register(caller: Caller, body: api.RegisterNode) -> api.NodeView:
+        log.info("registering %s node %s at %s:%s", body.kind, caller, body.host, body.port)
+        return views.node(ledger.register_node(caller, body.kind, body.host, body.port))
+
+    @app.post("/nodes/heartbeat", status_code=204)
+    def heartbeat(caller: Caller) -> None:
+        ledger.heartbeat(caller)
+
+    @app.get("/nodes")
+    def nodes(_: Caller) -> list[api.NodeView]:
+        return [views.node(n) for n in ledger.nodes()]
+
+    @app.get("/trainings")
+    def trainings(_: Caller) -> list[str]:
+        return ledger.training_names()
+
+    @app.post("/trainings", status_code=201)
+    def create_training(caller: Caller, body: api.CreateTraining) -> api.TrainingView:
+        ledger.create_training(caller, body.name)
+        return views.training(ledger.training(body.name), ledger.head().height)
+
+    @app.get("/trainings/{name}")
+    def training(_: Caller, name: str) -> api.TrainingView:
+        height = ledger.head().height
+        return views.training(ledger.training(name), height)
+
+    @app.post("/trainings/{name}/reset", status_code=204)
+    def reset(caller: Caller, name: str) -> None:
+        ledger.reset_training(caller, name)
+
+    @app.post("/trainings/{name}/join", status_code=204)
+    def join(caller: Caller, name: str, body: api.JoinTraining) -> None:
+        ledger.join_training(caller, name, body.min_peers, body.eligible_leader, body.leader_timeout_s)
+
+    @app.get("/trainings/{name}/rounds/{number}")
+    def round_view(_: Caller, name: str, number: int) -> api.RoundView:
+        height = ledger.head().height
+        return views.round_(name, ledger.round(name, number), height)
+
+    @app.post("/trainings/{name}/rounds/{number}/checkin", status_code=204)
+    def check_in(caller: Caller, name: str, number: int, body: api.CheckIn) -> None:
+        ledger.check_in(caller, name, number, body.uri, body.weightage, body.samples, body.final)
+
+    @app.post("/trainings/{name}/rounds/{number}/close", status_code=204)
+    def close(caller: Caller, name: str, number: int) -> None:
+        ledger.close_round(caller, name, number)
+
+    @app.post("/trainings/{name}/rounds/{number}/merge", status_code=204)
+    def publish(caller: Caller, name: str, number: int, body: api.PublishMerge) -> None:
+        ledger.publish_merge(caller, name, number, body.uri, body.digest, body.excluded, body.final)
+
+    @app.post("/trainings/{name}/rounds/{number}/takeover", status_code=204)
+    def takeover(caller: Caller, name: str, number: int) -> None:
+        ledger.take_over_leadership(caller, name, number)
+
+    @app.post("/trainings/{name}/progress", status_code=204)
+    def progress(caller: Caller, name: str, body: api.Progress) -> None:
+        ledger.report_progress(caller, name, body.loss, body.metric, body.epochs_done, body.total_epochs)
+
+    @app.post("/trainings/{name}/finish", status_code=204)
+    def finish(caller: Caller, name: str) -> None:
+        ledger.finish_training(caller, name)
+
+    @app.get("/history")
+    def history(
+        _: Caller, training: str | None = None, limit: int | None = Query(None, ge=1), heartbeats: bool = False
+    ) -> list[api.OperationView]:
+        ops = [views.operation(op) for op in ledger.history(training, None)]
+        if not heartbeats:
+            ops = [op for op in ops if op.what != "heartbeat"]
+        return ops[-limit:] if limit else ops
+
+    return app

@@ -1,0 +1,282 @@
+"""``swarm-learning run-local``: a whole swarm on this machine, as plain processes, on the embedded defaults.
+
+Starts a sentinel SN, then for each site ``i`` an SL node and the user's program as its ML twin, shows live
+progress, waits for every program, stops everything it started and writes a JSON summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from certs.gen_cert import generate
+from swarm_learning import DEFAULT_TRAINING_CONTRACT
+from swarm_learning.errors import ConfigurationError, SwarmLearningError
+from swarm_learning.progress import ProgressView, SiteProgress
+from swarm_learning.sn_client import SNClient
+from swarm_learning.tls import TLSIdentity
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Site:
+    index: int
+    dir: Path
+    socket: Path
+    sl: Proc | None = None
+    ml: Proc | None = None
+    exit_code: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"site-{self.index}"
+
+    @property
+    def identity(self) -> str:
+        return f"sl-{self.index}"
+
+
+@dataclass(frozen=True)
+class RunLocalOptions:
+    nodes: int
+    program: Path
+    data_dirs: tuple[Path, ...]
+    env: dict[str, str]
+    workdir: Path
+    json_summary: Path | None
+    timeout_s: float = 3600.0
+    training: str = DEFAULT_TRAINING_CONTRACT
+    extra_sl_env: dict[str, str] = field(default_factory=dict)
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--env {pair!r} is not KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def _short_socket_root(workdir: Path) -> Path:
+    """Unix socket paths are limited to 107 bytes; deep work folders get their sockets under /tmp."""
+    if len(str(workdir / "site-999" / "channel" / "sl.sock")) <= 100:
+        return workdir
+    digest = hashlib.sha1(str(workdir).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"swarm-{digest}"
+
+
+def _wait_for_file(path: Path, proc: Proc, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return int(path.read_text().strip())
+        if not proc.alive():
+            raise SwarmLearningError(f"{proc.name} exited with code {proc.popen.returncode} while starting; "
+                                     f"see {proc.log}:\n{_tail(proc.log)}")
+        time.sleep(0.1)  # bounded wait for a child process to report its port
+    raise SwarmLearningError(f"{proc.name} did not start within {timeout:.0f}s; see {proc.log}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class LocalSwarm:
+    def __init__(self, options: RunLocalOptions) -> None:
+        o = options
+        if o.nodes < 1:
+            raise ConfigurationError("--nodes must be at least 1")
+        if not o.program.is_file():
+            raise ConfigurationError(f"--program {o.program} is not a file")
+        if o.data_dirs and len(o.data_dirs) != o.nodes:
+            raise ConfigurationError(f"give one --data-dir per site: {len(o.data_dirs)} for {o.nodes} nodes")
+        for d in o.data_dirs:
+            if not d.is_dir():
+                raise ConfigurationError(f"--data-dir {d} is not a folder")
+        self.o = o
+        self.workdir = o.workdir.absolute()
+        sockets = _short_socket_root(self.workdir)
+        self.sites = [Site(i, self.workdir / f"site-{i}", sockets / f"site-{i}" / "channel" / "sl.sock")
+                      for i in range(1, o.nodes + 1)]
+        self.sn: Proc | None = None
+        self.sn_port = 0
+        self.cert_dir = self.workdir / "cert"
+
+    # -- start -------------------------------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> Proc:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                     start_new_session=True)
+        return Proc(name, popen, log)
+
+    def _identity_args(self, name: str) -> list[str]:
+        return ["--cert", str(self.cert_dir / f"{name}-cert.pem"), "--key", str(self.cert_dir / f"{name}-key.pem"),
+                "--capath", str(self.cert_dir / "ca" / "capath")]
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        names = ["sn-1", "swci-1"] + [s.identity for s in self.sites]
+        missing = [n for n in names if not (self.cert_dir / f"{n}-cert.pem").exists()]
+        if missing:
+            generate(self.cert_dir, missing)
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        sn_dir = self.workdir / "sn-1"
+        port_file = sn_dir / "api-port"
+        port_file.unlink(missing_ok=True)
+        self.sn = self._spawn("SN sn-1", [sys.executable, "-m", "sn.cli", "--sentinel", "--host-ip", "127.0.0.1",
+                                          "--bind", "127.0.0.1", "--sn-api-port", "0", "--data-dir", str(sn_dir / "data"),
+                                          "--port-file", str(port_file), *self._identity_args("sn-1")],
+                              sn_dir / "sn.log", base_env, self.workdir)
+        self.sn_port = _wait_for_file(port_file, self.sn, 120)
+        sl_env = {**base_env, **self.o.extra_sl_env}
+        for site in self.sites:
+            site.dir.mkdir(parents=True, exist_ok=True)
+            pf = site.dir / "sl" / "fs-port"
+            pf.unlink(missing_ok=True)
+            (site.dir / "sl" / "status.json").unlink(missing_ok=True)
+            site.sl = self._spawn(
+                f"SL {site.identity}",
+                [sys.executable, "-m", "sl.cli", "--host-ip", "127.0.0.1", "--bind", "127.0.0.1", "--sn-ip", "127.0.0.1",
+                 "--sn-api-port", str(self.sn_port), "--sl-fs-port", "0", "--socket", str(site.socket),
+                 "--data-dir", str(site.dir / "sl"), "--port-file", str(pf), *self._identity_args(site.identity)],
+                site.dir / "sl.log", sl_env, site.dir)
+        for site in self.sites:
+            assert site.sl is not None
+            _wait_for_file(site.dir / "sl" / "fs-port", site.sl, 120)
+        program = self.o.program.absolute()
+        for site in self.sites:
+            env = {**base_env, "SCRATCH_DIR": str(site.dir), "MODEL_DIR": str(program.parent),
+                   "SWARM_SL_SOCKET": str(site.socket), "MIN_PEERS": str(self.o.nodes), **self.o.env}
+            if self.o.data_dirs:
+                env["DATA_DIR"] = str(self.o.data_dirs[site.index - 1].absolute())
+            site.ml = self._spawn(f"ML {site.name}", [sys.executable, str(program)], site.dir / "ml.log", env, site.dir)
+
+    # -- watch -------------------------------------------------------------------------------------------------
+    def monitor_client(self) -> SNClient:
+        ident = TLSIdentity.from_options(self.cert_dir / "swci-1-cert.pem", self.cert_dir / "swci-1-key.pem",
+                                         self.cert_dir / "ca" / "capath")
+        return SNClient("127.0.0.1", self.sn_port, ident, retry_seconds=5)
+
+    def wait(self, view: ProgressView) -> tuple[bool, int]:
+        """Wait for every ML program; returns (all succeeded, rounds merged)."""
+        deadline = time.monotonic() + self.o.timeout_s
+        client = self.monitor_client()
+        rounds = 0
+        try:
+            while True:
+                for site in self.sites:
+                    assert site.ml is not None
+                    if site.exit_code is None and not site.ml.alive():
+                        site.exit_code = site.ml.popen.returncode
+                try:
+                    training = client.training(self.o.training)
+                    rounds = max(0, training.current_round - 1)
+                    members = {m.identity: m for m in training.members}
+                except SwarmLearningError:
+                    members = {}
+                view.update(rounds, [
+                    SiteProgress(s.name, "done" if s.exit_code == 0 else "failed" if s.exit_code else "training",
+                                 members.get(s.identity)) for s in self.sites])
+                failed = [s for s in self.sites if s.exit_code not in (None, 0)]
+                if failed:
+                    for s in failed:
+                        assert s.ml is not None
+                        view.message(f"{s.name}: ML program exited with {s.exit_code}; last lines of {s.ml.log}:\n"
+                                     f"{_tail(s.ml.log)}")
+                    return False, rounds
+                if all(s.exit_code == 0 for s in self.sites):
+                    return True, rounds
+                if time.monotonic() > deadline:
+                    view.message(f"run-local: timed out after {self.o.timeout_s:.0f}s")
+                    return False, rounds
+                broken = [s for s in self.sites if s.sl is not None and not s.sl.alive() and s.exit_code is None
+                          and s.sl.popen.returncode not in (0, None)]
+                if broken:
+                    for s in broken:
+                        assert s.sl is not None
+                        view.message(f"{s.name}: SL node exited with {s.sl.popen.returncode}; see {s.sl.log}:\n"
+                                     f"{_tail(s.sl.log)}")
+                    return False, rounds
+                time.sleep(0.5)  # refresh period of the live progress view
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        for site in self.sites:
+            for proc in (site.ml, site.sl):
+                if proc is not None:
+                    proc.stop()
+        if self.sn is not None:
+            self.sn.stop()
+
+    def site_digest(self, site: Site) -> str | None:
+        status = site.dir / "sl" / "status.json"
+        try:
+            return json.loads(status.read_text()).get("final_weights_sha256")
+        except (OSError, json.JSONDecodeError):
+            return None
+
+
+def run_local(options: RunLocalOptions, view: ProgressView) -> int:
+    started = time.monotonic()
+    swarm = LocalSwarm(options)
+    ok, rounds = False, 0
+    try:
+        swarm.start()
+        view.message(f"swarm of {options.nodes} sites started: SN API on 127.0.0.1:{swarm.sn_port}, "
+                     f"logs in {swarm.workdir}/site-<i>/")
+        ok, rounds = swarm.wait(view)
+    except SwarmLearningError as exc:
+        view.message(f"run-local: {exc}")
+    finally:
+        swarm.stop()
+        view.close()
+    summary = {
+        "sites": [
+            {"name": s.name, "exit_code": s.exit_code if s.exit_code is not None else -1,
+             "final_weights_sha256": swarm.site_digest(s), "log": str(s.dir / "ml.log")}
+            for s in swarm.sites
+        ],
+        "rounds": rounds,
+        "wall_seconds": round(time.monotonic() - started, 2),
+    }
+    if options.json_summary is not None:
+        options.json_summary.parent.mkdir(parents=True, exist_ok=True)
+        options.json_summary.write_text(json.dumps(summary, indent=2))
+    view.summary(summary)
+    return 0 if ok and all(s["exit_code"] == 0 for s in summary["sites"]) else 1

@@ -1,0 +1,137 @@
+"""Wire types of the SN API (JSON over HTTPS with mutual TLS), shared by the SN server and its clients.
+
+The API is internal to the platform (SL, SWCI and SWOP call it); only ``GET /is_up`` -> ``OK`` is part of the
+documented product. Reads are served from the SN's local chain state; a write returns once its transaction is in a
+block of that SN's chain, so a read that follows a write on the same SN sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NodeKind = Literal["sn", "sl", "swop", "swci"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorBody(_Model):
+    code: str
+    message: str
+
+
+class RegisterNode(_Model):
+    kind: NodeKind
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+
+class NodeView(_Model):
+    identity: str
+    kind: str
+    host: str
+    port: int
+    last_seen: int
+    account: str
+
+
+class SNInfo(_Model):
+    identity: str
+    contract_address: str
+    operator_address: str
+    height: int
+    head_hash: str
+
+
+class CreateTraining(_Model):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class JoinTraining(_Model):
+    min_peers: int = Field(ge=1)
+    eligible_leader: bool = True
+    leader_timeout_s: int = Field(ge=1, default=600)
+
+
+class MemberView(_Model):
+    identity: str
+    joined: bool
+    finished: bool
+    eligible: bool
+    loss: float
+    metric: float
+    epochs_done: int
+    total_epochs: int
+    last_seen: int
+
+
+class TrainingView(_Model):
+    name: str
+    exists: bool
+    current_round: int
+    min_peers: int
+    over: bool
+    members: list[MemberView]
+    height: int
+
+
+class CheckIn(_Model):
+    uri: str
+    weightage: int = Field(ge=0, le=100)
+    samples: int = Field(ge=0, default=0)
+    final: bool = False
+
+
+class CheckInView(_Model):
+    identity: str
+    uri: str
+    weightage: int
+    samples: int
+    final: bool
+
+
+class PublishMerge(_Model):
+    uri: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    excluded: list[str] = []
+    final: bool = False
+
+
+class RoundView(_Model):
+    training: str
+    number: int
+    participants: list[CheckInView]
+    leader: str
+    closed: bool
+    merged: bool
+    merged_uri: str
+    digest: str
+    excluded: list[str]
+    opened_at: int
+    closed_at: int
+    final: bool
+    height: int
+
+
+class Progress(_Model):
+    loss: float
+    metric: float
+    epochs_done: int = Field(ge=0)
+    total_epochs: int = Field(ge=0)
+
+
+class OperationView(_Model):
+    block: int
+    tx_hash: str
+    timestamp: int
+    who: str
+    what: str
+    args: dict[str, object]
+    status: str
+
+
+class ChainHeight(_Model):
+    height: int
