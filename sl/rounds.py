@@ -35,7 +35,7 @@ from swarm_learning import sn_api as api
 from swarm_learning.errors import ContractRevert, SwarmLearningError, WeightsError
 from swarm_learning.merge import get_merge_method
 from swarm_learning.sn_client import SNClient
-from swarm_learning.weights import check_compatible, file_sha256, load_weights, save_weights
+from swarm_learning.weights import check_compatible, file_sha256, layout_of, load_weights, save_weights, weights_layout
 
 log = logging.getLogger("swarm.SL")
 
@@ -76,6 +76,32 @@ Evaluate = Callable[[Path], Evaluation]
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80]
+
+
+def _signature(model: dict) -> tuple:
+    return layout_of(model)
+
+
+def _layout_problem(local: tuple, merged: tuple) -> str | None:
+    if not local or local == merged:
+        return None
+    for (lk, ls, ld), (mk, ms, md) in zip(local, merged):
+        if (lk, ls, ld) != (mk, ms, md):
+            return f"tensor {lk!r} is {ls} {ld} here but {mk!r} is {ms} {md} in the merged model"
+    return f"{len(local)} tensors here, {len(merged)} in the merged model"
+
+
+def _majority_reference(models: list[dict], prefer: dict | None) -> dict | None:
+    """The model whose tensor layout most participants share (ties go to ``prefer``, the leader's own)."""
+    if not models:
+        return None
+    counts: dict[tuple, int] = {}
+    for m in models:
+        counts[_signature(m)] = counts.get(_signature(m), 0) + 1
+    best = max(counts.values())
+    if prefer is not None and counts[_signature(prefer)] == best:
+        return prefer
+    return next(m for m in models if counts[_signature(m)] == best)
 
 
 def _link_or_copy(src: Path, dest: Path) -> Path:
@@ -131,6 +157,7 @@ class RoundCoordinator:
         self.rounds_taken = 0
         self.last_merged: Path | None = None
         self._interval: AdaptiveInterval | None = None
+        self._local_layout: tuple = ()
         exchange_dir.mkdir(parents=True, exist_ok=True)
 
     # -- session ---------------------------------------------------------------------------------------------
@@ -141,6 +168,11 @@ class RoundCoordinator:
             raise SwarmLearningError(
                 f"training contract {params.training!r} does not exist on the swarm network; create it with SWCI "
                 f"`CREATE CONTRACT {params.training}` or use the default (known: {', '.join(names) or 'none'})"
+            )
+        if self.sn.training(params.training).over:
+            raise SwarmLearningError(
+                f"training contract {params.training!r} has already completed a training; reset it with SWCI "
+                f"`RESET CONTRACT {params.training}` (or use another contract) to train again"
             )
         self.sn.join(
             params.training, params.min_peers, self.settings.make_me_admin,
@@ -162,7 +194,7 @@ class RoundCoordinator:
         p = self._p
         assert self._interval is not None
         try:
-            load_weights(weights_file)  # readable and well-formed before anything goes on chain
+            self._local_layout = weights_layout(weights_file)  # readable before anything goes on chain
         except WeightsError as exc:
             raise SwarmLearningError(f"the ML program's weights cannot be read: {exc}") from exc
         local = self._publish_local(weights_file)
@@ -277,8 +309,13 @@ class RoundCoordinator:
         p = self._p
         rnd = self.sn.round(p.training, number)
         if not rnd.closed:
-            self.sn.close_round(p.training, number)
+            try:
+                self.sn.close_round(p.training, number)
+            except ContractRevert as exc:  # e.g. our earlier attempt went through before the SN restarted
+                log.info("round %s: close refused (%s); re-reading the round", number, exc.reason)
             rnd = self.sn.round(p.training, number)
+            if not rnd.closed:
+                raise SwarmLearningError(f"round {number} could not be closed")
         log.info("round %s: leading the merge of %s peers", number, len(rnd.participants))
         started = time.monotonic()
         models, weights, included, excluded = self._gather(rnd)
@@ -293,33 +330,45 @@ class RoundCoordinator:
         digest = file_sha256(path)
         alive = self._alive_members(self.sn.training(p.training))
         final = all(c.final for c in included) and not (alive - {c.identity for c in rnd.participants})
-        self.sn.publish_merge(p.training, number, api.PublishMerge(
-            uri=f"{self.public_base_url}/weights/{name}", digest=digest, excluded=sorted(excluded), final=final))
+        try:
+            self.sn.publish_merge(p.training, number, api.PublishMerge(
+                uri=f"{self.public_base_url}/weights/{name}", digest=digest, excluded=sorted(excluded), final=final))
+        except ContractRevert as exc:
+            if not self.sn.round(p.training, number).merged:
+                raise
+            log.info("round %s: already published (%s)", number, exc.reason)
         log.info("round %s: merged %s models with %s in %.2fs%s (sha256 %s)", number, len(models), p.merge_method,
                  time.monotonic() - started, ", final" if final else "", digest[:12])
 
     def _gather(self, rnd: api.RoundView) -> tuple[list[dict], list[float], list[api.CheckInView], dict[str, str]]:
-        own = next(c for c in rnd.participants if c.identity == self.me)
-        reference = load_weights(self._local_path(own.uri))
-        models: list[dict] = []
-        weights: list[float] = []
-        included: list[api.CheckInView] = []
+        """Fetch every participant's weights; keep those matching the majority's tensors (keys, shapes, dtypes)."""
+        fetched: list[tuple[api.CheckInView, dict]] = []
         excluded: dict[str, str] = {}
         for checkin in rnd.participants:
             try:
                 if checkin.identity == self.me:
-                    model = reference
+                    model = load_weights(self._local_path(checkin.uri))
                 else:
                     dest = self.exchange_dir / f"peer-{_safe(checkin.identity)}-r{rnd.number}.safetensors"
                     self.fetcher.fetch(checkin.uri, dest)
                     model = load_weights(dest)
                     dest.unlink(missing_ok=True)
-                problem = check_compatible(reference, model)
-                if problem:
-                    raise WeightsError(problem)
             except SwarmLearningError as exc:
                 log.warning("round %s: excluding %s: %s", rnd.number, checkin.identity, exc)
                 excluded[checkin.identity] = str(exc)
+                continue
+            fetched.append((checkin, model))
+        reference = _majority_reference([m for _, m in fetched], prefer=next(
+            (m for c, m in fetched if c.identity == self.me), None))
+        models: list[dict] = []
+        weights: list[float] = []
+        included: list[api.CheckInView] = []
+        for checkin, model in fetched:
+            problem = check_compatible(reference, model) if reference is not None else None
+            if problem:
+                log.warning("round %s: excluding %s: its weights do not match the other peers': %s",
+                            rnd.number, checkin.identity, problem)
+                excluded[checkin.identity] = problem
                 continue
             models.append(model)
             weights.append(float(checkin.weightage))
@@ -337,6 +386,13 @@ class RoundCoordinator:
             self.fetcher.fetch(rnd.merged_uri, path, rnd.digest)
         elif file_sha256(path) != rnd.digest:
             raise WeightsError(f"merged model {path} does not match the digest on chain")
+        if self.me in rnd.excluded:
+            log.error("round %s: the leader excluded this node's weights", rnd.number)
+        problem = _layout_problem(self._local_layout, weights_layout(path))
+        if problem:
+            raise WeightsError(
+                f"the merged model of round {rnd.number} does not fit this node's model ({problem}); every site must "
+                "train the same model architecture" + (" — the leader excluded this node's weights" if self.me in rnd.excluded else ""))
         for old in self.exchange_dir.glob(f"merged-{_safe(p.training)}-r*.safetensors"):
             if old != path and old != self.last_merged:
                 old.unlink(missing_ok=True)

@@ -79,12 +79,12 @@ def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
     @app.post("/trainings", status_code=201)
     def create_training(caller: Caller, body: api.CreateTraining) -> api.TrainingView:
         ledger.create_training(caller, body.name)
-        return views.training(ledger.training(body.name), ledger.head().height)
+        return views.training(ledger.training(body.name), ledger.nodes(), ledger.head().height)
 
     @app.get("/trainings/{name}")
     def training(_: Caller, name: str) -> api.TrainingView:
         height = ledger.head().height
-        return views.training(ledger.training(name), height)
+        return views.training(ledger.training(name), ledger.nodes(), height)
 
     @app.post("/trainings/{name}/reset", status_code=204)
     def reset(caller: Caller, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,14 +133,22 @@ class LocalSwarm:
         sockets = _short_socket_root(self.workdir)
         self.sites = [Site(i, self.workdir / f"site-{i}", sockets / f"site-{i}" / "channel" / "sl.sock")
                       for i in range(1, o.nodes + 1)]
+        self.min_peers = self._min_peers()
         self.sn: Proc | None = None
         self.sn_port = 0
         self.cert_dir = self.workdir / "cert"
 
+    def _min_peers(self) -> int:
+        raw = self.o.env.get("MIN_PEERS", str(self.o.nodes))
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise ConfigurationError(f"--env MIN_PEERS={raw!r} is not an integer") from None
+
     # -- start -------------------------------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> Proc:
+    def _spawn(self, name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path, append: bool = False) -> Proc:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
+        with open(log, "ab" if append else "wb") as out:
             popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                      start_new_session=True)
         return Proc(name, popen, log)
@@ -148,6 +157,23 @@ class LocalSwarm:
         return ["--cert", str(self.cert_dir / f"{name}-cert.pem"), "--key", str(self.cert_dir / f"{name}-key.pem"),
                 "--capath", str(self.cert_dir / "ca" / "capath")]
 
+    def _start_sn(self, port: int, append_log: bool = False) -> int:
+        sn_dir = self.workdir / "sn-1"
+        port_file = sn_dir / "api-port"
+        port_file.unlink(missing_ok=True)
+        self.sn = self._spawn("SN sn-1", [sys.executable, "-m", "sn.cli", "--sentinel", "--host-ip", "127.0.0.1",
+                                          "--bind", "127.0.0.1", "--sn-api-port", str(port),
+                                          "--data-dir", str(sn_dir / "data"), "--port-file", str(port_file),
+                                          *self._identity_args("sn-1")],
+                              sn_dir / "sn.log", {**os.environ, "PYTHONUNBUFFERED": "1"}, self.workdir, append_log)
+        return _wait_for_file(port_file, self.sn, 120)
+
+    def restart_sn(self) -> None:
+        """Start the SN again on the same port and data folder (after it stopped or crashed)."""
+        if self.sn is not None:
+            self.sn.stop()
+        self._start_sn(self.sn_port, append_log=True)
+
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         names = ["sn-1", "swci-1"] + [s.identity for s in self.sites]
@@ -155,14 +181,11 @@ class LocalSwarm:
         if missing:
             generate(self.cert_dir, missing)
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        sn_dir = self.workdir / "sn-1"
-        port_file = sn_dir / "api-port"
-        port_file.unlink(missing_ok=True)
-        self.sn = self._spawn("SN sn-1", [sys.executable, "-m", "sn.cli", "--sentinel", "--host-ip", "127.0.0.1",
-                                          "--bind", "127.0.0.1", "--sn-api-port", "0", "--data-dir", str(sn_dir / "data"),
-                                          "--port-file", str(port_file), *self._identity_args("sn-1")],
-                              sn_dir / "sn.log", base_env, self.workdir)
-        self.sn_port = _wait_for_file(port_file, self.sn, 120)
+        # every run starts a new swarm network: a chain left by an earlier run would hold a finished training
+        shutil.rmtree(self.workdir / "sn-1" / "data", ignore_errors=True)
+        for site in self.sites:
+            shutil.rmtree(site.dir / "sl", ignore_errors=True)
+        self.sn_port = self._start_sn(0)
         sl_env = {**base_env, **self.o.extra_sl_env}
         for site in self.sites:
             site.dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +204,7 @@ class LocalSwarm:
         program = self.o.program.absolute()
         for site in self.sites:
             env = {**base_env, "SCRATCH_DIR": str(site.dir), "MODEL_DIR": str(program.parent),
-                   "SWARM_SL_SOCKET": str(site.socket), "MIN_PEERS": str(self.o.nodes), **self.o.env}
+                   "SWARM_SL_SOCKET": str(site.socket), "MIN_PEERS": str(self.min_peers), **self.o.env}
             if self.o.data_dirs:
                 env["DATA_DIR"] = str(self.o.data_dirs[site.index - 1].absolute())
             site.ml = self._spawn(f"ML {site.name}", [sys.executable, str(program)], site.dir / "ml.log", env, site.dir)
@@ -197,6 +220,7 @@ class LocalSwarm:
         deadline = time.monotonic() + self.o.timeout_s
         client = self.monitor_client()
         rounds = 0
+        reported: set[str] = set()
         try:
             while True:
                 for site in self.sites:
@@ -212,25 +236,27 @@ class LocalSwarm:
                 view.update(rounds, [
                     SiteProgress(s.name, "done" if s.exit_code == 0 else "failed" if s.exit_code else "training",
                                  members.get(s.identity)) for s in self.sites])
-                failed = [s for s in self.sites if s.exit_code not in (None, 0)]
-                if failed:
-                    for s in failed:
-                        assert s.ml is not None
+                for s in self.sites:
+                    assert s.ml is not None and s.sl is not None
+                    if s.exit_code not in (None, 0) and s.name not in reported:
+                        reported.add(s.name)
                         view.message(f"{s.name}: ML program exited with {s.exit_code}; last lines of {s.ml.log}:\n"
                                      f"{_tail(s.ml.log)}")
+                    if s.exit_code is None and not s.sl.alive() and s.name not in reported:
+                        reported.add(s.name)
+                        view.message(f"{s.name}: SL node exited with {s.sl.popen.returncode} while its program ran; "
+                                     f"see {s.sl.log}:\n{_tail(s.sl.log)}")
+                        s.ml.stop()
+                running = [s for s in self.sites if s.exit_code is None]
+                if not running:
+                    return all(s.exit_code == 0 for s in self.sites), rounds
+                failed = [s for s in self.sites if s.exit_code not in (None, 0)]
+                if failed and len(running) < self.min_peers:
+                    view.message(f"run-local: {len(failed)} site(s) failed; the {len(running)} still running cannot "
+                                 f"reach MIN_PEERS={self.min_peers}, stopping the swarm")
                     return False, rounds
-                if all(s.exit_code == 0 for s in self.sites):
-                    return True, rounds
                 if time.monotonic() > deadline:
                     view.message(f"run-local: timed out after {self.o.timeout_s:.0f}s")
-                    return False, rounds
-                broken = [s for s in self.sites if s.sl is not None and not s.sl.alive() and s.exit_code is None
-                          and s.sl.popen.returncode not in (0, None)]
-                if broken:
-                    for s in broken:
-                        assert s.sl is not None
-                        view.message(f"{s.name}: SL node exited with {s.sl.popen.returncode}; see {s.sl.log}:\n"
-                                     f"{_tail(s.sl.log)}")
                     return False, rounds
                 time.sleep(0.5)  # refresh period of the live progress view
         finally:

@@ -94,3 +94,30 @@ def check_compatible(reference: Mapping[str, np.ndarray], other: Mapping[str, np
         if arr.dtype != ref.dtype:
             return f"tensor {key!r} has dtype {arr.dtype}, expected {ref.dtype}"
     return None
+
+
+def weights_layout(path: str | os.PathLike[str]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    """(key, shape, dtype) of every tensor of a weights file, read from its header only (no tensor data)."""
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            keys = json.loads(meta[_ORDER_KEY]) if _ORDER_KEY in meta else sorted(f.keys())
+            layout = []
+            for k in keys:
+                piece = f.get_slice(k)
+                layout.append((k, tuple(piece.get_shape()), _SAFETENSORS_DTYPES.get(piece.get_dtype(), piece.get_dtype())))
+            return tuple(layout)
+    except FileNotFoundError:
+        raise WeightsError(f"weights file {path} does not exist") from None
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"weights file {path} is not a readable safetensors file: {exc}") from exc
+
+
+def layout_of(weights: Mapping[str, np.ndarray]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    return tuple((k, tuple(v.shape), str(v.dtype)) for k, v in weights.items())
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
+    "I16": "int16", "I8": "int8", "U8": "uint8", "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool",
+}
