@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -37,8 +38,23 @@ class SessionState:
         self.session_id: str | None = None
         self.rounds = 0
         self.training_over = False
+        self.ml_pid: int | None = None
+
+    def ml_alive(self) -> bool:
+        """Is the ML program still running? (Only knowable when it shares this node's process namespace.)"""
+        if self.ml_pid is None:
+            return True
+        try:
+            os.kill(self.ml_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def finish(self, digest: str | None, reason: str) -> None:
+        if self.done.is_set():
+            return
         payload = {"session_id": self.session_id, "final_weights_sha256": digest, "rounds": self.rounds,
                    "training_over": self.training_over, "reason": reason, "time": time.time()}
         self.status_file.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +94,10 @@ class MLChannelService(pb_grpc.MLChannelServicer):
             except SwarmLearningError as exc:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             self.state.session_id = uuid.uuid4().hex
+            if request.pid > 0:
+                self.state.ml_pid = request.pid
+                if not self.state.ml_alive():
+                    self.state.ml_pid = None  # another process namespace (e.g. a container): cannot watch it
             log.info("ML program %s (pid %s, %s) opened session %s", request.program or "?", request.pid,
                      request.ml_platform or "?", self.state.session_id)
             return pb.OpenSessionResponse(session_id=self.state.session_id)
@@ -117,8 +137,9 @@ class MLChannelService(pb_grpc.MLChannelServicer):
                 out.put(pb.SLMessage(done=pb.SyncResponse(
                     seq=request.seq, next_sync_interval=outcome.next_interval, training_over=outcome.training_over)))
             except SwarmLearningError as exc:
-                log.error("sync %s failed: %s", request.seq, exc)
+                log.error("sync %s failed: %s; this node leaves the training", request.seq, exc)
                 out.put(exc)
+                self.state.finish(None, f"failed: {exc}")
             except Exception as exc:  # a bug must reach the ML program as an error, not hang it
                 log.exception("sync %s failed unexpectedly", request.seq)
                 out.put(exc)

@@ -21,8 +21,14 @@ from swarm_learning.sn_client import SNClient
 log = logging.getLogger("swarm.SL")
 
 
-def _heartbeats(sn: SNClient, every: float, stop: threading.Event) -> None:
-    while not stop.wait(every):
+def _heartbeats(sn: SNClient, every: float, stop: threading.Event, state: SessionState) -> None:
+    """Liveness on chain while the session lasts; ends the session if the ML program is gone."""
+    while not stop.wait(every) and not state.done.is_set():
+        if not state.ml_alive():
+            log.error("the ML program (pid %s) exited without ending its session; this node leaves the training",
+                      state.ml_pid)
+            state.finish(None, "ML program exited")
+            return
         try:
             sn.heartbeat()
         except SwarmLearningError as exc:
@@ -48,11 +54,10 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
         node = sn.register("sl", config.host_ip, files.port)
         log.info("registered with SN %s:%s as %s (account %s); file server on port %s",
                  config.sn_ip, config.sn_api_port, me, node.account, files.port)
-        threading.Thread(target=_heartbeats, args=(sn, config.settings.heartbeat_s, stop), daemon=True).start()
-
         coordinator = RoundCoordinator(sn, fetcher, me, exchange, channel_dir,
                                        f"https://{config.host_ip}:{files.port}", config.settings)
         state = SessionState(config.data_dir / "status.json")
+        threading.Thread(target=_heartbeats, args=(sn, config.settings.heartbeat_s, stop, state), daemon=True).start()
         grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="ml-channel"))
         pb_grpc.add_MLChannelServicer_to_server(MLChannelService(coordinator, channel_dir, state), grpc_server)
         grpc_server.add_insecure_port(f"unix://{config.socket}")

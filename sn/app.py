@@ -127,7 +127,7 @@ def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
     def history(
         _: Caller, training: str | None = None, limit: int | None = Query(None, ge=1), heartbeats: bool = False
     ) -> list[api.OperationView]:
-        ops = [views.operation(op) for op in ledger.history(training, None)]
+        ops = [views.operation(op) for op in ledger.history(training, None if not heartbeats else limit)]
         if not heartbeats:
             ops = [op for op in ops if op.what != "heartbeat"]
         return ops[-limit:] if limit else ops

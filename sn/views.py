@@ -5,14 +5,14 @@ Chain timestamps are turned into seconds here (see ``sn.chain`` for the chain's 
 
 from __future__ import annotations
 
+from sn.chain.engine import TICKS_PER_SECOND
 from sn.chain.types import NodeInfo, Operation, RoundInfo, TrainingInfo
 from swarm_learning import sn_api as api
 
-CHAIN_TICKS_PER_SECOND = 1
 
 
 def seconds(ticks: int) -> int:
-    return int(ticks) // CHAIN_TICKS_PER_SECOND
+    return int(ticks) // TICKS_PER_SECOND
 
 
 def node(n: NodeInfo) -> api.NodeView:

@@ -57,7 +57,7 @@ class ProgressView:
             return
         lines = [s.line() for s in sites]
         if lines != self._last or (rounds != self._last_rounds and rounds % 10 == 0):
-            print(f"[round {rounds}] " + " | ".join(lines), flush=True)
+            self.console.print(f"[round {rounds}] " + " | ".join(lines), markup=False, highlight=False, soft_wrap=True)
             self._last, self._last_rounds = lines, rounds
 
     def message(self, text: str) -> None:

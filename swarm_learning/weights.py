@@ -30,7 +30,7 @@ def save_weights(path: str | os.PathLike[str], weights: Mapping[str, np.ndarray]
     """Write ``weights`` to ``path`` atomically; returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+    arrays = {k: np.asarray(v, order="C") for k, v in weights.items()}
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -71,7 +71,7 @@ def weights_digest(weights: Mapping[str, np.ndarray]) -> str:
     """
     h = hashlib.sha256()
     for key in sorted(weights):
-        arr = np.ascontiguousarray(weights[key])
+        arr = np.asarray(weights[key], order="C")
         h.update(key.encode())
         h.update(str(arr.dtype).encode())
         h.update(repr(tuple(arr.shape)).encode())
