@@ -14,7 +14,6 @@ import argparse
 import json
 import platform
 import socket
-import ssl
 import statistics
 import tempfile
 import threading
@@ -50,17 +49,16 @@ def tls_stream_seconds(nbytes: int, certs: Path) -> float:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    with socket.create_connection(("127.0.0.1", port)) as raw:
-        with client_id.client_context().wrap_socket(raw) as tls:
-            started = time.perf_counter()
-            got = 0
-            buf = bytearray(1 << 20)
-            while got < nbytes:
-                n = tls.recv_into(buf)
-                if n == 0:
-                    break
-                got += n
-            elapsed = time.perf_counter() - started
+    with socket.create_connection(("127.0.0.1", port)) as raw, client_id.client_context().wrap_socket(raw) as tls:
+        started = time.perf_counter()
+        got = 0
+        buf = bytearray(1 << 20)
+        while got < nbytes:
+            n = tls.recv_into(buf)
+            if n == 0:
+                break
+            got += n
+        elapsed = time.perf_counter() - started
     thread.join(10)
     listener.close()
     return elapsed
