@@ -319,6 +319,7 @@ class RoundCoordinator:
         log.info("round %s: leading the merge of %s peers", number, len(rnd.participants))
         started = time.monotonic()
         models, weights, included, excluded = self._gather(rnd)
+        log.debug("round %s: gathered %s models in %.2fs", number, len(models), time.monotonic() - started)
         if not models:
             raise SwarmLearningError(f"round {number}: no usable weights from any participant")
         if sum(weights) == 0:
@@ -398,9 +399,11 @@ class RoundCoordinator:
                 old.unlink(missing_ok=True)
         self.last_merged = path
         self.rounds_taken += 1
+        log.debug("round %s: merged model in hand; asking the ML program to load and evaluate it", rnd.number)
         for_ml = _link_or_copy(path, self.channel_dir / f"merged-r{rnd.number}.safetensors")
         evaluation = evaluate(for_ml)
         for_ml.unlink(missing_ok=True)
+        log.debug("round %s: ML program evaluated it: loss %s, metric %s", rnd.number, evaluation.loss, evaluation.metric)
         if not evaluation.ok:
             raise SwarmLearningError(f"the ML program could not load or evaluate the merged model: {evaluation.error}")
         self.sn.report_progress(p.training, api.Progress(

@@ -1,0 +1,1 @@
+"""Example Swarm Learning programs shipped with the project."""
