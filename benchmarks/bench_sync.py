@@ -65,9 +65,17 @@ def tls_stream_seconds(nbytes: int, certs: Path) -> float:
 
 
 def one_config(nodes: int, params: int, rounds: int, workdir: Path) -> dict[str, float]:
-    swarm = LocalSwarm(RunLocalOptions(
-        nodes=nodes, program=PROGRAM, data_dirs=(), workdir=workdir, json_summary=None, timeout_s=1800,
-        env={"PARAMS": str(params), "ROUNDS": str(rounds), "MIN_PEERS": str(nodes)}))
+    swarm = LocalSwarm(
+        RunLocalOptions(
+            nodes=nodes,
+            program=PROGRAM,
+            data_dirs=(),
+            workdir=workdir,
+            json_summary=None,
+            timeout_s=1800,
+            env={"PARAMS": str(params), "ROUNDS": str(rounds), "MIN_PEERS": str(nodes)},
+        )
+    )
     try:
         swarm.start()
         ok, _ = swarm.wait(ProgressView(Console(quiet=True)))
@@ -79,8 +87,13 @@ def one_config(nodes: int, params: int, rounds: int, workdir: Path) -> dict[str,
     round_times = [max(t[i] for t in per_site) for i in range(rounds)]
     model_bytes = params * 4
     stream = tls_stream_seconds(2 * (nodes - 1) * model_bytes, workdir / "cert")
-    return {"nodes": nodes, "params": params, "round_s": statistics.median(round_times), "tls_bound_s": stream,
-            "model_mb": model_bytes / 1e6}
+    return {
+        "nodes": nodes,
+        "params": params,
+        "round_s": statistics.median(round_times),
+        "tls_bound_s": stream,
+        "model_mb": model_bytes / 1e6,
+    }
 
 
 def main() -> None:
@@ -100,14 +113,24 @@ def main() -> None:
                 console.print(f"[bold]{nodes} nodes × {params / 1e6:g}M params[/] … ", end="")
                 row = one_config(nodes, params, args.rounds, work)
                 results.append(row)
-                console.print(f"round {row['round_s']:.2f}s, TLS stream bound {row['tls_bound_s']:.2f}s "
-                              f"(× {row['round_s'] / row['tls_bound_s']:.1f})")
-    table = Table(title=f"Sync round (median of {args.rounds}) vs one TLS loopback stream — {platform.processor() or platform.machine()}")
+                console.print(
+                    f"round {row['round_s']:.2f}s, TLS stream bound {row['tls_bound_s']:.2f}s "
+                    f"(× {row['round_s'] / row['tls_bound_s']:.1f})"
+                )
+    table = Table(
+        title=f"Sync round (median of {args.rounds}) vs one TLS loopback stream — {platform.processor() or platform.machine()}"
+    )
     for col in ("nodes", "params", "model MB", "round s", "TLS bound s", "round / bound"):
         table.add_column(col, justify="right")
     for r in results:
-        table.add_row(str(r["nodes"]), f"{r['params'] / 1e6:g}M", f"{r['model_mb']:.0f}", f"{r['round_s']:.2f}",
-                      f"{r['tls_bound_s']:.3f}", f"{r['round_s'] / r['tls_bound_s']:.1f}")
+        table.add_row(
+            str(r["nodes"]),
+            f"{r['params'] / 1e6:g}M",
+            f"{r['model_mb']:.0f}",
+            f"{r['round_s']:.2f}",
+            f"{r['tls_bound_s']:.3f}",
+            f"{r['round_s'] / r['tls_bound_s']:.1f}",
+        )
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": platform.platform(), "results": results}, indent=2))

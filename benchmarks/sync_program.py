@@ -22,8 +22,13 @@ rounds = int(os.environ.get("ROUNDS", "3"))
 min_peers = int(os.environ["MIN_PEERS"])
 scratch = Path(os.environ["SCRATCH_DIR"])
 
-config = parse_config(1, min_peers, "defaultbb.cqdb.sml.hpe", {"ml_platform": "PYTORCH", "model": object()},
-                      platforms=(SLPlatform.PYTORCH,))
+config = parse_config(
+    1,
+    min_peers,
+    "defaultbb.cqdb.sml.hpe",
+    {"ml_platform": "PYTORCH", "model": object()},
+    platforms=(SLPlatform.PYTORCH,),
+)
 channel = SLChannel.from_env()
 channel.connect()
 session = channel.open_session(config)

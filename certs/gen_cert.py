@@ -44,7 +44,10 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 
 def _name(cn: str) -> x509.Name:
     return x509.Name(
-        [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Swarm-Learning"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Swarm-Learning"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
     )
 
 
@@ -58,7 +61,7 @@ def ensure_ca(out: Path, host_index: int = 1, days: int = 3650) -> tuple[x509.Ce
         return x509.load_pem_x509_certificate(cert_file.read_bytes()), key
     cert_file.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     name = _name(f"CA-{host_index}")
     cert = (
         x509.CertificateBuilder()
@@ -69,9 +72,7 @@ def ensure_ca(out: Path, host_index: int = 1, days: int = 3650) -> tuple[x509.Ce
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -93,7 +94,7 @@ def issue(
     """Issue ``<name>-cert.pem`` / ``<name>-key.pem`` signed by the CA of ``out`` (created if missing)."""
     ca_cert, ca_key = ensure_ca(out, host_index)
     key = ec.generate_private_key(ec.SECP256R1())
-    start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     sans: list[x509.GeneralName] = [x509.DNSName(name)]
     for host in hosts:
         try:
@@ -116,9 +117,7 @@ def issue(
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     paths = CertPaths(out / f"{name}-cert.pem", out / f"{name}-key.pem", out / "ca" / "capath")
@@ -127,7 +126,9 @@ def issue(
     return paths
 
 
-def generate(out: Path, names: list[str], host_index: int = 1, spiffe_domain: str | None = None) -> dict[str, CertPaths]:
+def generate(
+    out: Path, names: list[str], host_index: int = 1, spiffe_domain: str | None = None
+) -> dict[str, CertPaths]:
     return {n: issue(out, n, host_index=host_index, spiffe_domain=spiffe_domain) for n in names}
 
 
@@ -136,11 +137,16 @@ def generate(out: Path, names: list[str], host_index: int = 1, spiffe_domain: st
 @click.option("-i", "--host-index", default=1, show_default=True, type=int, help="Host index i in ca-<i>, sn-<i>, ...")
 @click.option("-o", "--out", "out", default=None, type=click.Path(path_type=Path), help="Output folder.")
 @click.option(
-    "-n", "--name", "names", multiple=True,
+    "-n",
+    "--name",
+    "names",
+    multiple=True,
     help="Component certificate to issue (repeatable), e.g. sl-2. Default: sn, sl, swci, swop, license with -<i>.",
 )
 @click.option("--spiffe-domain", default=None, help="Also add the URI SAN spiffe://DOMAIN/<role>/<name>.")
-def main(example: str | None, host_index: int, out: Path | None, names: tuple[str, ...], spiffe_domain: str | None) -> None:
+def main(
+    example: str | None, host_index: int, out: Path | None, names: tuple[str, ...], spiffe_domain: str | None
+) -> None:
     """Create a CA (or reuse it) and a key + certificate for each component."""
     folder = out or (Path("workspace") / example / "cert" if example else Path("cert"))
     wanted = list(names) or [f"{c}-{host_index}" for c in DEFAULT_COMPONENTS]

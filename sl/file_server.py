@@ -24,6 +24,10 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.safetensors$")
 _CHUNK = 1024 * 1024
 
 
+class WeightsFileResponse(FileResponse):
+    chunk_size = 4 * 1024 * 1024  # large writes: model files are hundreds of MB
+
+
 def create_file_app(folder: Path) -> FastAPI:
     app = FastAPI(title="Swarm Learning file server")
 
@@ -32,12 +36,12 @@ def create_file_app(folder: Path) -> FastAPI:
         return "OK"
 
     @app.get("/weights/{name}")
-    def weights(name: str, caller: str = Depends(peer_identity)) -> FileResponse:
+    def weights(name: str, caller: str = Depends(peer_identity)) -> WeightsFileResponse:
         path = folder / name
         if not _SAFE_NAME.match(name) or not path.is_file():
             raise HTTPException(status_code=404, detail=f"no weights file {name!r} on this node")
         log.debug("serving %s to %s", name, caller)
-        return FileResponse(path, media_type="application/octet-stream", filename=name)
+        return WeightsFileResponse(path, media_type="application/octet-stream", filename=name)
 
     return app
 

@@ -55,8 +55,14 @@ class SessionState:
     def finish(self, digest: str | None, reason: str) -> None:
         if self.done.is_set():
             return
-        payload = {"session_id": self.session_id, "final_weights_sha256": digest, "rounds": self.rounds,
-                   "training_over": self.training_over, "reason": reason, "time": time.time()}
+        payload = {
+            "session_id": self.session_id,
+            "final_weights_sha256": digest,
+            "rounds": self.rounds,
+            "training_over": self.training_over,
+            "reason": reason,
+            "time": time.time(),
+        }
         self.status_file.parent.mkdir(parents=True, exist_ok=True)
         self.status_file.write_text(json.dumps(payload, indent=2))
         self.done.set()
@@ -71,23 +77,33 @@ class MLChannelService(pb_grpc.MLChannelServicer):
 
     def _check_session(self, session_id: str, context: grpc.ServicerContext) -> None:
         if session_id != self.state.session_id:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"unknown session {session_id!r}: this SL serves session {self.state.session_id!r}")
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"unknown session {session_id!r}: this SL serves session {self.state.session_id!r}",
+            )
 
     def OpenSession(self, request: pb.OpenSessionRequest, context: grpc.ServicerContext) -> pb.OpenSessionResponse:
         with self._lock:
             if self.state.session_id is not None:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                              "this SL node already serves an ML program: start one SL node per ML program")
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "this SL node already serves an ML program: start one SL node per ML program",
+                )
             method = request.merge_method.lower()
             if method not in MERGE_METHODS:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"mergeMethod {request.merge_method!r} is not one of {', '.join(MERGE_METHODS)}")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"mergeMethod {request.merge_method!r} is not one of {', '.join(MERGE_METHODS)}",
+                )
             params = SessionParams(
-                training=request.training_contract, min_peers=request.min_peers,
-                sync_interval=request.sync_interval, use_adaptive_sync=request.use_adaptive_sync,
+                training=request.training_contract,
+                min_peers=request.min_peers,
+                sync_interval=request.sync_interval,
+                use_adaptive_sync=request.use_adaptive_sync,
                 checkin_mode=request.checkin_model_on_train_end or "snapshot",
-                node_weightage=request.node_weightage, merge_method=method, total_epochs=request.total_epochs,
+                node_weightage=request.node_weightage,
+                merge_method=method,
+                total_epochs=request.total_epochs,
             )
             try:
                 self.coordinator.open(params)
@@ -98,21 +114,29 @@ class MLChannelService(pb_grpc.MLChannelServicer):
                 self.state.ml_pid = request.pid
                 if not self.state.ml_alive():
                     self.state.ml_pid = None  # another process namespace (e.g. a container): cannot watch it
-            log.info("ML program %s (pid %s, %s) opened session %s", request.program or "?", request.pid,
-                     request.ml_platform or "?", self.state.session_id)
+            log.info(
+                "ML program %s (pid %s, %s) opened session %s",
+                request.program or "?",
+                request.pid,
+                request.ml_platform or "?",
+                self.state.session_id,
+            )
             return pb.OpenSessionResponse(session_id=self.state.session_id)
 
     def _weights_path(self, name: str, context: grpc.ServicerContext) -> Path:
         path = (self.channel_dir / name).resolve()
         if path.parent != self.channel_dir or not path.is_file():
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"weights file {name!r} is not a file in the channel folder {self.channel_dir}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"weights file {name!r} is not a file in the channel folder {self.channel_dir}",
+            )
         return path
 
     def Sync(self, request_iterator: Iterator[pb.MLMessage], context: grpc.ServicerContext) -> Iterator[pb.SLMessage]:
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("body") != "sync":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a sync stream must start with a SyncRequest")
+            return
         request = first.sync
         self._check_session(request.session_id, context)
         weights = self._weights_path(request.weights_file, context)
@@ -134,8 +158,15 @@ class MLChannelService(pb_grpc.MLChannelServicer):
                 outcome = self.coordinator.sync(weights, request.node_weightage, request.close, evaluate)
                 self.state.rounds = outcome.rounds
                 self.state.training_over = outcome.training_over
-                out.put(pb.SLMessage(done=pb.SyncResponse(
-                    seq=request.seq, next_sync_interval=outcome.next_interval, training_over=outcome.training_over)))
+                out.put(
+                    pb.SLMessage(
+                        done=pb.SyncResponse(
+                            seq=request.seq,
+                            next_sync_interval=outcome.next_interval,
+                            training_over=outcome.training_over,
+                        )
+                    )
+                )
             except SwarmLearningError as exc:
                 log.error("sync %s failed: %s; this node leaves the training", request.seq, exc)
                 out.put(exc)

@@ -25,8 +25,9 @@ def _heartbeats(sn: SNClient, every: float, stop: threading.Event, state: Sessio
     """Liveness on chain while the session lasts; ends the session if the ML program is gone."""
     while not stop.wait(every) and not state.done.is_set():
         if not state.ml_alive():
-            log.error("the ML program (pid %s) exited without ending its session; this node leaves the training",
-                      state.ml_pid)
+            log.error(
+                "the ML program (pid %s) exited without ending its session; this node leaves the training", state.ml_pid
+            )
             state.finish(None, "ML program exited")
             return
         try:
@@ -52,10 +53,17 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
     try:
         sn.is_up()
         node = sn.register("sl", config.host_ip, files.port)
-        log.info("registered with SN %s:%s as %s (account %s); file server on port %s",
-                 config.sn_ip, config.sn_api_port, me, node.account, files.port)
-        coordinator = RoundCoordinator(sn, fetcher, me, exchange, channel_dir,
-                                       f"https://{config.host_ip}:{files.port}", config.settings)
+        log.info(
+            "registered with SN %s:%s as %s (account %s); file server on port %s",
+            config.sn_ip,
+            config.sn_api_port,
+            me,
+            node.account,
+            files.port,
+        )
+        coordinator = RoundCoordinator(
+            sn, fetcher, me, exchange, channel_dir, f"https://{config.host_ip}:{files.port}", config.settings
+        )
         state = SessionState(config.data_dir / "status.json")
         threading.Thread(target=_heartbeats, args=(sn, config.settings.heartbeat_s, stop, state), daemon=True).start()
         grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="ml-channel"))

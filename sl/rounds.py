@@ -35,7 +35,14 @@ from swarm_learning import sn_api as api
 from swarm_learning.errors import ContractRevert, SwarmLearningError, WeightsError
 from swarm_learning.merge import get_merge_method
 from swarm_learning.sn_client import SNClient
-from swarm_learning.weights import check_compatible, file_sha256, layout_of, load_weights, save_weights, weights_layout
+from swarm_learning.weights import (
+    check_compatible,
+    file_sha256,
+    layout_of,
+    load_weights,
+    save_weights,
+    weights_layout,
+)
 
 log = logging.getLogger("swarm.SL")
 
@@ -175,13 +182,20 @@ class RoundCoordinator:
                 f"`RESET CONTRACT {params.training}` (or use another contract) to train again"
             )
         self.sn.join(
-            params.training, params.min_peers, self.settings.make_me_admin,
+            params.training,
+            params.min_peers,
+            self.settings.make_me_admin,
             max(1, int(self.settings.leader_failure_timeout_s)),
         )
         self.params = params
         self._interval = AdaptiveInterval(params.sync_interval, params.use_adaptive_sync)
-        log.info("session open: training %s, minPeers %s, merge %s, weightage %s", params.training,
-                 params.min_peers, params.merge_method, params.node_weightage)
+        log.info(
+            "session open: training %s, minPeers %s, merge %s, weightage %s",
+            params.training,
+            params.min_peers,
+            params.merge_method,
+            params.node_weightage,
+        )
 
     @property
     def _p(self) -> SessionParams:
@@ -263,7 +277,8 @@ class RoundCoordinator:
     def _alive_members(self, training: api.TrainingView) -> set[str]:
         now = time.time()
         return {
-            m.identity for m in training.members
+            m.identity
+            for m in training.members
             if m.joined and (m.identity == self.me or now - m.last_seen <= self.settings.peer_stale_s)
         }
 
@@ -284,7 +299,9 @@ class RoundCoordinator:
                         self._lead(number)
                         continue
                     if not everyone_done:
-                        full_quorum_deadline = full_quorum_deadline or time.monotonic() + self.settings.full_quorum_wait_s
+                        full_quorum_deadline = (
+                            full_quorum_deadline or time.monotonic() + self.settings.full_quorum_wait_s
+                        )
                         if time.monotonic() >= full_quorum_deadline:
                             log.info("round %s: closing without %s after the full-quorum wait", number, sorted(missing))
                             self._lead(number)
@@ -302,8 +319,11 @@ class RoundCoordinator:
             self.sn.wait_for_change(rnd.height, POLL_SECONDS)
 
     def _leader_overdue(self, rnd: api.RoundView) -> bool:
-        return (self.settings.make_me_admin and self._is_participant(rnd)
-                and time.time() >= rnd.closed_at + self.settings.leader_failure_timeout_s)
+        return (
+            self.settings.make_me_admin
+            and self._is_participant(rnd)
+            and time.time() >= rnd.closed_at + self.settings.leader_failure_timeout_s
+        )
 
     def _lead(self, number: int) -> None:
         p = self._p
@@ -332,14 +352,26 @@ class RoundCoordinator:
         alive = self._alive_members(self.sn.training(p.training))
         final = all(c.final for c in included) and not (alive - {c.identity for c in rnd.participants})
         try:
-            self.sn.publish_merge(p.training, number, api.PublishMerge(
-                uri=f"{self.public_base_url}/weights/{name}", digest=digest, excluded=sorted(excluded), final=final))
+            self.sn.publish_merge(
+                p.training,
+                number,
+                api.PublishMerge(
+                    uri=f"{self.public_base_url}/weights/{name}", digest=digest, excluded=sorted(excluded), final=final
+                ),
+            )
         except ContractRevert as exc:
             if not self.sn.round(p.training, number).merged:
                 raise
             log.info("round %s: already published (%s)", number, exc.reason)
-        log.info("round %s: merged %s models with %s in %.2fs%s (sha256 %s)", number, len(models), p.merge_method,
-                 time.monotonic() - started, ", final" if final else "", digest[:12])
+        log.info(
+            "round %s: merged %s models with %s in %.2fs%s (sha256 %s)",
+            number,
+            len(models),
+            p.merge_method,
+            time.monotonic() - started,
+            ", final" if final else "",
+            digest[:12],
+        )
 
     def _gather(self, rnd: api.RoundView) -> tuple[list[dict], list[float], list[api.CheckInView], dict[str, str]]:
         """Fetch every participant's weights; keep those matching the majority's tensors (keys, shapes, dtypes)."""
@@ -359,16 +391,21 @@ class RoundCoordinator:
                 excluded[checkin.identity] = str(exc)
                 continue
             fetched.append((checkin, model))
-        reference = _majority_reference([m for _, m in fetched], prefer=next(
-            (m for c, m in fetched if c.identity == self.me), None))
+        reference = _majority_reference(
+            [m for _, m in fetched], prefer=next((m for c, m in fetched if c.identity == self.me), None)
+        )
         models: list[dict] = []
         weights: list[float] = []
         included: list[api.CheckInView] = []
         for checkin, model in fetched:
             problem = check_compatible(reference, model) if reference is not None else None
             if problem:
-                log.warning("round %s: excluding %s: its weights do not match the other peers': %s",
-                            rnd.number, checkin.identity, problem)
+                log.warning(
+                    "round %s: excluding %s: its weights do not match the other peers': %s",
+                    rnd.number,
+                    checkin.identity,
+                    problem,
+                )
                 excluded[checkin.identity] = problem
                 continue
             models.append(model)
@@ -393,7 +430,9 @@ class RoundCoordinator:
         if problem:
             raise WeightsError(
                 f"the merged model of round {rnd.number} does not fit this node's model ({problem}); every site must "
-                "train the same model architecture" + (" — the leader excluded this node's weights" if self.me in rnd.excluded else ""))
+                "train the same model architecture"
+                + (" — the leader excluded this node's weights" if self.me in rnd.excluded else "")
+            )
         for old in self.exchange_dir.glob(f"merged-{_safe(p.training)}-r*.safetensors"):
             if old != path and old != self.last_merged:
                 old.unlink(missing_ok=True)
@@ -403,12 +442,20 @@ class RoundCoordinator:
         for_ml = _link_or_copy(path, self.channel_dir / f"merged-r{rnd.number}.safetensors")
         evaluation = evaluate(for_ml)
         for_ml.unlink(missing_ok=True)
-        log.debug("round %s: ML program evaluated it: loss %s, metric %s", rnd.number, evaluation.loss, evaluation.metric)
+        log.debug(
+            "round %s: ML program evaluated it: loss %s, metric %s", rnd.number, evaluation.loss, evaluation.metric
+        )
         if not evaluation.ok:
             raise SwarmLearningError(f"the ML program could not load or evaluate the merged model: {evaluation.error}")
-        self.sn.report_progress(p.training, api.Progress(
-            loss=evaluation.loss, metric=evaluation.metric,
-            epochs_done=evaluation.epochs_done, total_epochs=evaluation.total_epochs))
+        self.sn.report_progress(
+            p.training,
+            api.Progress(
+                loss=evaluation.loss,
+                metric=evaluation.metric,
+                epochs_done=evaluation.epochs_done,
+                total_epochs=evaluation.total_epochs,
+            ),
+        )
         return evaluation
 
     def _take_final(self, training: api.TrainingView, evaluate: Evaluate) -> None:

@@ -34,12 +34,12 @@ def _number(name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class SLSettings:
-    make_me_admin: bool = True               # SL_MAKE_ME_ADMIN: may this node lead merge rounds
-    full_quorum_wait_s: float = 30.0         # SL_WAIT_FOR_FULL_QUORUM_SECONDS
+    make_me_admin: bool = True  # SL_MAKE_ME_ADMIN: may this node lead merge rounds
+    full_quorum_wait_s: float = 30.0  # SL_WAIT_FOR_FULL_QUORUM_SECONDS
     leader_failure_timeout_s: float = 600.0  # SL_LEADER_FAILURE_BASE_TIMEOUT
-    heartbeat_s: float = 10.0                # SL_HEARTBEAT_SECONDS (ours): liveness on chain (one block each)
-    peer_stale_s: float = 45.0               # SL_PEER_STALE_SECONDS (ours): a peer silent this long is gone
-    ram_intensive: bool = True               # SL_RAM_INTENSIVE (accepted; merges hold all models in memory)
+    heartbeat_s: float = 10.0  # SL_HEARTBEAT_SECONDS (ours): liveness on chain (one block each)
+    peer_stale_s: float = 45.0  # SL_PEER_STALE_SECONDS (ours): a peer silent this long is gone
+    ram_intensive: bool = True  # SL_RAM_INTENSIVE (accepted; merges hold all models in memory)
 
     @classmethod
     def from_env(cls) -> SLSettings:

@@ -19,15 +19,26 @@ log = logging.getLogger("swarm.SN")
 
 
 @click.command("sn", context_settings={"show_default": True})
-@click.option("--sentinel", is_flag=True, envvar="SN_I_AM_SENTINEL", help="Start a new swarm network (genesis + contracts).")
+@click.option(
+    "--sentinel", is_flag=True, envvar="SN_I_AM_SENTINEL", help="Start a new swarm network (genesis + contracts)."
+)
 @click.option("--sentinel-ip", envvar="SENTINEL_NODE_IP", default=None, help="Host of a running SN to join.")
 @click.option("--sentinel-api-port", envvar="SENTINEL_API_SERVER_PORT", default=30304, type=int)
 @click.option("--host-ip", envvar="THIS_NODE_IP", default="127.0.0.1", help="Address peers use to reach this SN.")
-@click.option("--sn-api-port", envvar="SN_API_SERVER_PORT", default=30304, type=int, help="API port (0 = any free port).")
-@click.option("--sn-p2p-port", envvar="SN_ETH_PORT_EXT", default=30303, type=int, help="P2P port (used by SN networks).")
+@click.option(
+    "--sn-api-port", envvar="SN_API_SERVER_PORT", default=30304, type=int, help="API port (0 = any free port)."
+)
+@click.option(
+    "--sn-p2p-port", envvar="SN_ETH_PORT_EXT", default=30303, type=int, help="P2P port (used by SN networks)."
+)
 @click.option("--bind", default="0.0.0.0", help="Address the API listens on.")
-@click.option("--data-dir", envvar="SN_DATA_DIR", default="SMLNODE", type=click.Path(path_type=Path),
-              help="Chain data (ledger entries, keys); history survives restarts when this folder is kept.")
+@click.option(
+    "--data-dir",
+    envvar="SN_DATA_DIR",
+    default="SMLNODE",
+    type=click.Path(path_type=Path),
+    help="Chain data (ledger entries, keys); history survives restarts when this folder is kept.",
+)
 @click.option("--port-file", default=None, type=click.Path(path_type=Path), help="Write the bound API port here.")
 @identity_options
 @apls_options

@@ -23,21 +23,49 @@ def main() -> None:
 
 @main.command("run-local")
 @click.option("--nodes", default=2, show_default=True, type=int, help="Number of sites (SL + ML pairs).")
-@click.option("--program", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="The ML program (a Python script with a SwarmCallback), run with this Python.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Data folder of site i (repeat once per site); the program sees it as DATA_DIR.")
+@click.option(
+    "--program",
+    required=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The ML program (a Python script with a SwarmCallback), run with this Python.",
+)
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Data folder of site i (repeat once per site); the program sees it as DATA_DIR.",
+)
 @click.option("--env", "env", multiple=True, help="KEY=VALUE for every program (repeatable), e.g. MAX_EPOCHS=5.")
-@click.option("--workdir", default="swarm-local", show_default=True, type=click.Path(path_type=Path),
-              help="Certificates, chain data, logs and each site's SCRATCH_DIR (<workdir>/site-<i>/).")
+@click.option(
+    "--workdir",
+    default="swarm-local",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Certificates, chain data, logs and each site's SCRATCH_DIR (<workdir>/site-<i>/).",
+)
 @click.option("--json-summary", default=None, type=click.Path(path_type=Path), help="Write the run's summary here.")
 @click.option("--timeout", default=3600.0, show_default=True, type=float, help="Give up after this many seconds.")
-def run_local_cmd(nodes: int, program: Path, data_dirs: tuple[Path, ...], env: tuple[str, ...], workdir: Path,
-                  json_summary: Path | None, timeout: float) -> None:
+def run_local_cmd(
+    nodes: int,
+    program: Path,
+    data_dirs: tuple[Path, ...],
+    env: tuple[str, ...],
+    workdir: Path,
+    json_summary: Path | None,
+    timeout: float,
+) -> None:
     """Run a whole swarm on this machine: a sentinel SN, and per site an SL node and the program."""
     try:
-        options = RunLocalOptions(nodes=nodes, program=program, data_dirs=data_dirs, env=parse_env(env),
-                                  workdir=workdir, json_summary=json_summary, timeout_s=timeout)
+        options = RunLocalOptions(
+            nodes=nodes,
+            program=program,
+            data_dirs=data_dirs,
+            env=parse_env(env),
+            workdir=workdir,
+            json_summary=json_summary,
+            timeout_s=timeout,
+        )
         sys.exit(run_local(options, ProgressView()))
     except SwarmLearningError as exc:
         raise click.ClickException(str(exc)) from exc

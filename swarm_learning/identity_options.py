@@ -24,8 +24,14 @@ def identity_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def apls_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """License-server options of the product; accepted now, enforced once the license server exists."""
-    names = ["--apls-ip", "--primary-apls-ip", "--apls-port", "--primary-apls-port",
-             "--secondary-apls-ip", "--secondary-apls-port"]
+    names = [
+        "--apls-ip",
+        "--primary-apls-ip",
+        "--apls-port",
+        "--primary-apls-port",
+        "--secondary-apls-ip",
+        "--secondary-apls-port",
+    ]
     for name in reversed(names):
         func = click.option(name, default=None, hidden=True)(func)
     return func

@@ -25,7 +25,8 @@ class SiteProgress:
             return f"{self.name}: {self.state}, waiting for its session"
         epochs = f"{m.epochs_done}/{m.total_epochs}" if m.total_epochs else str(m.epochs_done)
         return f"{self.name}: {self.state}, epochs {epochs}, loss {m.loss:.4f}, metric {m.metric:.4f}" + (
-            ", local training finished" if m.finished else "")
+            ", local training finished" if m.finished else ""
+        )
 
 
 class ProgressView:
@@ -42,9 +43,13 @@ class ProgressView:
             table.add_column(col)
         for s in sites:
             m = s.member
-            table.add_row(s.name, s.state + (" (finished local)" if m and m.finished else ""),
-                          f"{m.epochs_done}/{m.total_epochs}" if m else "-",
-                          f"{m.loss:.4f}" if m else "-", f"{m.metric:.4f}" if m else "-")
+            table.add_row(
+                s.name,
+                s.state + (" (finished local)" if m and m.finished else ""),
+                f"{m.epochs_done}/{m.total_epochs}" if m else "-",
+                f"{m.loss:.4f}" if m else "-",
+                f"{m.metric:.4f}" if m else "-",
+            )
         return table
 
     def update(self, rounds: int, sites: list[SiteProgress]) -> None:

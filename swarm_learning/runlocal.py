@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from certs.gen_cert import generate
 from swarm_learning import DEFAULT_TRAINING_CONTRACT
@@ -103,8 +104,10 @@ def _wait_for_file(path: Path, proc: Proc, timeout: float) -> int:
         if path.exists():
             return int(path.read_text().strip())
         if not proc.alive():
-            raise SwarmLearningError(f"{proc.name} exited with code {proc.popen.returncode} while starting; "
-                                     f"see {proc.log}:\n{_tail(proc.log)}")
+            raise SwarmLearningError(
+                f"{proc.name} exited with code {proc.popen.returncode} while starting; "
+                f"see {proc.log}:\n{_tail(proc.log)}"
+            )
         time.sleep(0.1)  # bounded wait for a child process to report its port
     raise SwarmLearningError(f"{proc.name} did not start within {timeout:.0f}s; see {proc.log}")
 
@@ -131,8 +134,10 @@ class LocalSwarm:
         self.o = o
         self.workdir = o.workdir.absolute()
         sockets = _short_socket_root(self.workdir)
-        self.sites = [Site(i, self.workdir / f"site-{i}", sockets / f"site-{i}" / "channel" / "sl.sock")
-                      for i in range(1, o.nodes + 1)]
+        self.sites = [
+            Site(i, self.workdir / f"site-{i}", sockets / f"site-{i}" / "channel" / "sl.sock")
+            for i in range(1, o.nodes + 1)
+        ]
         self.min_peers = self._min_peers()
         self.sn: Proc | None = None
         self.sn_port = 0
@@ -146,26 +151,54 @@ class LocalSwarm:
             raise ConfigurationError(f"--env MIN_PEERS={raw!r} is not an integer") from None
 
     # -- start -------------------------------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path, append: bool = False) -> Proc:
+    def _spawn(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path, append: bool = False
+    ) -> Proc:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab" if append else "wb") as out:
-            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+            )
         return Proc(name, popen, log)
 
     def _identity_args(self, name: str) -> list[str]:
-        return ["--cert", str(self.cert_dir / f"{name}-cert.pem"), "--key", str(self.cert_dir / f"{name}-key.pem"),
-                "--capath", str(self.cert_dir / "ca" / "capath")]
+        return [
+            "--cert",
+            str(self.cert_dir / f"{name}-cert.pem"),
+            "--key",
+            str(self.cert_dir / f"{name}-key.pem"),
+            "--capath",
+            str(self.cert_dir / "ca" / "capath"),
+        ]
 
     def _start_sn(self, port: int, append_log: bool = False) -> int:
         sn_dir = self.workdir / "sn-1"
         port_file = sn_dir / "api-port"
         port_file.unlink(missing_ok=True)
-        self.sn = self._spawn("SN sn-1", [sys.executable, "-m", "sn.cli", "--sentinel", "--host-ip", "127.0.0.1",
-                                          "--bind", "127.0.0.1", "--sn-api-port", str(port),
-                                          "--data-dir", str(sn_dir / "data"), "--port-file", str(port_file),
-                                          *self._identity_args("sn-1")],
-                              sn_dir / "sn.log", {**os.environ, "PYTHONUNBUFFERED": "1"}, self.workdir, append_log)
+        self.sn = self._spawn(
+            "SN sn-1",
+            [
+                sys.executable,
+                "-m",
+                "sn.cli",
+                "--sentinel",
+                "--host-ip",
+                "127.0.0.1",
+                "--bind",
+                "127.0.0.1",
+                "--sn-api-port",
+                str(port),
+                "--data-dir",
+                str(sn_dir / "data"),
+                "--port-file",
+                str(port_file),
+                *self._identity_args("sn-1"),
+            ],
+            sn_dir / "sn.log",
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            self.workdir,
+            append_log,
+        )
         return _wait_for_file(port_file, self.sn, 120)
 
     def restart_sn(self) -> None:
@@ -194,25 +227,54 @@ class LocalSwarm:
             (site.dir / "sl" / "status.json").unlink(missing_ok=True)
             site.sl = self._spawn(
                 f"SL {site.identity}",
-                [sys.executable, "-m", "sl.cli", "--host-ip", "127.0.0.1", "--bind", "127.0.0.1", "--sn-ip", "127.0.0.1",
-                 "--sn-api-port", str(self.sn_port), "--sl-fs-port", "0", "--socket", str(site.socket),
-                 "--data-dir", str(site.dir / "sl"), "--port-file", str(pf), *self._identity_args(site.identity)],
-                site.dir / "sl.log", sl_env, site.dir)
+                [
+                    sys.executable,
+                    "-m",
+                    "sl.cli",
+                    "--host-ip",
+                    "127.0.0.1",
+                    "--bind",
+                    "127.0.0.1",
+                    "--sn-ip",
+                    "127.0.0.1",
+                    "--sn-api-port",
+                    str(self.sn_port),
+                    "--sl-fs-port",
+                    "0",
+                    "--socket",
+                    str(site.socket),
+                    "--data-dir",
+                    str(site.dir / "sl"),
+                    "--port-file",
+                    str(pf),
+                    *self._identity_args(site.identity),
+                ],
+                site.dir / "sl.log",
+                sl_env,
+                site.dir,
+            )
         for site in self.sites:
             assert site.sl is not None
             _wait_for_file(site.dir / "sl" / "fs-port", site.sl, 120)
         program = self.o.program.absolute()
         for site in self.sites:
-            env = {**base_env, "SCRATCH_DIR": str(site.dir), "MODEL_DIR": str(program.parent),
-                   "SWARM_SL_SOCKET": str(site.socket), "MIN_PEERS": str(self.min_peers), **self.o.env}
+            env = {
+                **base_env,
+                "SCRATCH_DIR": str(site.dir),
+                "MODEL_DIR": str(program.parent),
+                "SWARM_SL_SOCKET": str(site.socket),
+                "MIN_PEERS": str(self.min_peers),
+                **self.o.env,
+            }
             if self.o.data_dirs:
                 env["DATA_DIR"] = str(self.o.data_dirs[site.index - 1].absolute())
             site.ml = self._spawn(f"ML {site.name}", [sys.executable, str(program)], site.dir / "ml.log", env, site.dir)
 
     # -- watch -------------------------------------------------------------------------------------------------
     def monitor_client(self) -> SNClient:
-        ident = TLSIdentity.from_options(self.cert_dir / "swci-1-cert.pem", self.cert_dir / "swci-1-key.pem",
-                                         self.cert_dir / "ca" / "capath")
+        ident = TLSIdentity.from_options(
+            self.cert_dir / "swci-1-cert.pem", self.cert_dir / "swci-1-key.pem", self.cert_dir / "ca" / "capath"
+        )
         return SNClient("127.0.0.1", self.sn_port, ident, retry_seconds=5)
 
     def wait(self, view: ProgressView) -> tuple[bool, int]:
@@ -233,27 +295,41 @@ class LocalSwarm:
                     members = {m.identity: m for m in training.members}
                 except SwarmLearningError:
                     members = {}
-                view.update(rounds, [
-                    SiteProgress(s.name, "done" if s.exit_code == 0 else "failed" if s.exit_code else "training",
-                                 members.get(s.identity)) for s in self.sites])
+                view.update(
+                    rounds,
+                    [
+                        SiteProgress(
+                            s.name,
+                            "done" if s.exit_code == 0 else "failed" if s.exit_code else "training",
+                            members.get(s.identity),
+                        )
+                        for s in self.sites
+                    ],
+                )
                 for s in self.sites:
                     assert s.ml is not None and s.sl is not None
                     if s.exit_code not in (None, 0) and s.name not in reported:
                         reported.add(s.name)
-                        view.message(f"{s.name}: ML program exited with {s.exit_code}; last lines of {s.ml.log}:\n"
-                                     f"{_tail(s.ml.log)}")
+                        view.message(
+                            f"{s.name}: ML program exited with {s.exit_code}; last lines of {s.ml.log}:\n"
+                            f"{_tail(s.ml.log)}"
+                        )
                     if s.exit_code is None and not s.sl.alive() and s.name not in reported:
                         reported.add(s.name)
-                        view.message(f"{s.name}: SL node exited with {s.sl.popen.returncode} while its program ran; "
-                                     f"see {s.sl.log}:\n{_tail(s.sl.log)}")
+                        view.message(
+                            f"{s.name}: SL node exited with {s.sl.popen.returncode} while its program ran; "
+                            f"see {s.sl.log}:\n{_tail(s.sl.log)}"
+                        )
                         s.ml.stop()
                 running = [s for s in self.sites if s.exit_code is None]
                 if not running:
                     return all(s.exit_code == 0 for s in self.sites), rounds
                 failed = [s for s in self.sites if s.exit_code not in (None, 0)]
                 if failed and len(running) < self.min_peers:
-                    view.message(f"run-local: {len(failed)} site(s) failed; the {len(running)} still running cannot "
-                                 f"reach MIN_PEERS={self.min_peers}, stopping the swarm")
+                    view.message(
+                        f"run-local: {len(failed)} site(s) failed; the {len(running)} still running cannot "
+                        f"reach MIN_PEERS={self.min_peers}, stopping the swarm"
+                    )
                     return False, rounds
                 if time.monotonic() > deadline:
                     view.message(f"run-local: timed out after {self.o.timeout_s:.0f}s")
@@ -284,18 +360,24 @@ def run_local(options: RunLocalOptions, view: ProgressView) -> int:
     ok, rounds = False, 0
     try:
         swarm.start()
-        view.message(f"swarm of {options.nodes} sites started: SN API on 127.0.0.1:{swarm.sn_port}, "
-                     f"logs in {swarm.workdir}/site-<i>/")
+        view.message(
+            f"swarm of {options.nodes} sites started: SN API on 127.0.0.1:{swarm.sn_port}, "
+            f"logs in {swarm.workdir}/site-<i>/"
+        )
         ok, rounds = swarm.wait(view)
     except SwarmLearningError as exc:
         view.message(f"run-local: {exc}")
     finally:
         swarm.stop()
         view.close()
-    summary = {
+    summary: dict[str, Any] = {
         "sites": [
-            {"name": s.name, "exit_code": s.exit_code if s.exit_code is not None else -1,
-             "final_weights_sha256": swarm.site_digest(s), "log": str(s.dir / "ml.log")}
+            {
+                "name": s.name,
+                "exit_code": s.exit_code if s.exit_code is not None else -1,
+                "final_weights_sha256": swarm.site_digest(s),
+                "log": str(s.dir / "ml.log"),
+            }
             for s in swarm.sites
         ],
         "rounds": rounds,
@@ -305,4 +387,4 @@ def run_local(options: RunLocalOptions, view: ProgressView) -> int:
         options.json_summary.parent.mkdir(parents=True, exist_ok=True)
         options.json_summary.write_text(json.dumps(summary, indent=2))
     view.summary(summary)
-    return 0 if ok and all(s["exit_code"] == 0 for s in summary["sites"]) else 1
+    return 0 if ok and all(s.exit_code == 0 for s in swarm.sites) else 1

@@ -33,14 +33,23 @@ class SNClient:
         self._http.close()
 
     # -- transport -------------------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                 timeout: float | None = None) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
         while True:
             try:
-                extra = {"timeout": timeout} if timeout is not None else {}
-                resp = self._http.request(method, path, json=json, params=params, **extra)
+                if timeout is None:
+                    resp = self._http.request(method, path, json=json, params=params)
+                else:
+                    resp = self._http.request(method, path, json=json, params=params, timeout=timeout)
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
@@ -63,11 +72,13 @@ class SNClient:
         try:
             body = api.ErrorBody.model_validate(resp.json())
             message = body.message
-        except Exception:
+        except (ValueError, TypeError):
             message = resp.text[:300]
         if resp.status_code == 409:
             raise ContractRevert(message)
-        raise NetworkError(f"SN API {resp.request.method} {resp.request.url.path} failed ({resp.status_code}): {message}")
+        raise NetworkError(
+            f"SN API {resp.request.method} {resp.request.url.path} failed ({resp.status_code}): {message}"
+        )
 
     def _get(self, path: str, model: type[M], **params: Any) -> M:
         return model.model_validate(self._request("GET", path, params=params or None).json())
@@ -87,7 +98,9 @@ class SNClient:
         return api.ChainHeight.model_validate(resp.json()).height
 
     def register(self, kind: api.NodeKind, host: str, port: int) -> api.NodeView:
-        return api.NodeView.model_validate(self._post("/nodes", api.RegisterNode(kind=kind, host=host, port=port)).json())
+        return api.NodeView.model_validate(
+            self._post("/nodes", api.RegisterNode(kind=kind, host=host, port=port)).json()
+        )
 
     def heartbeat(self) -> None:
         self._post("/nodes/heartbeat")
@@ -108,8 +121,10 @@ class SNClient:
         self._post(f"/trainings/{name}/reset")
 
     def join(self, name: str, min_peers: int, eligible_leader: bool, leader_timeout_s: int) -> None:
-        self._post(f"/trainings/{name}/join", api.JoinTraining(
-            min_peers=min_peers, eligible_leader=eligible_leader, leader_timeout_s=leader_timeout_s))
+        self._post(
+            f"/trainings/{name}/join",
+            api.JoinTraining(min_peers=min_peers, eligible_leader=eligible_leader, leader_timeout_s=leader_timeout_s),
+        )
 
     def round(self, name: str, number: int) -> api.RoundView:
         return self._get(f"/trainings/{name}/rounds/{number}", api.RoundView)
@@ -139,4 +154,5 @@ class SNClient:
         if limit:
             params["limit"] = limit
         return TypeAdapter(list[api.OperationView]).validate_python(
-            self._request("GET", "/history", params=params).json())
+            self._request("GET", "/history", params=params).json()
+        )

@@ -20,7 +20,9 @@ from swarm_learning.errors import IdentityError
 
 def _readable_file(path: Path, what: str) -> Path:
     if not path.exists():
-        raise IdentityError(f"{what} {path} does not exist: create it (e.g. `swarm-learning gen-cert`) or fix the option")
+        raise IdentityError(
+            f"{what} {path} does not exist: create it (e.g. `swarm-learning gen-cert`) or fix the option"
+        )
     if not path.is_file():
         raise IdentityError(f"{what} {path} is not a file")
     try:
@@ -74,7 +76,9 @@ class TLSIdentity:
                 "every component needs an X.509 certificate to start"
             )
         if not capath and not cacert:
-            raise IdentityError("no trust anchors: give --capath DIR or --cacert FILE (or SWARM_ID_CAPATH / SWARM_ID_CACERT)")
+            raise IdentityError(
+                "no trust anchors: give --capath DIR or --cacert FILE (or SWARM_ID_CAPATH / SWARM_ID_CACERT)"
+            )
         cert_file = _readable_file(Path(cert), "certificate file")
         key_file = _readable_file(Path(key), "private key file")
         ca_path = Path(capath) if capath else None
@@ -85,7 +89,7 @@ class TLSIdentity:
                 raise IdentityError(f"CA path {ca_path} holds no CA certificate")
         ca_file = _readable_file(Path(cacert), "CA bundle file") if cacert else None
         ident = cls(cert_file, key_file, ca_path, ca_file)
-        ident.name  # parse now: a broken certificate must stop the start, not the first connection
+        _ = ident.name  # parse now: a broken certificate must stop the start, not the first connection
         ident._load_into(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
         return ident
 

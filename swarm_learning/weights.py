@@ -105,7 +105,9 @@ def weights_layout(path: str | os.PathLike[str]) -> tuple[tuple[str, tuple[int, 
             layout = []
             for k in keys:
                 piece = f.get_slice(k)
-                layout.append((k, tuple(piece.get_shape()), _SAFETENSORS_DTYPES.get(piece.get_dtype(), piece.get_dtype())))
+                layout.append(
+                    (k, tuple(piece.get_shape()), _SAFETENSORS_DTYPES.get(piece.get_dtype(), piece.get_dtype()))
+                )
             return tuple(layout)
     except FileNotFoundError:
         raise WeightsError(f"weights file {path} does not exist") from None
@@ -118,6 +120,17 @@ def layout_of(weights: Mapping[str, np.ndarray]) -> tuple[tuple[str, tuple[int, 
 
 
 _SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
-    "I16": "int16", "I8": "int8", "U8": "uint8", "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "U16": "uint16",
+    "U32": "uint32",
+    "U64": "uint64",
+    "BOOL": "bool",
 }

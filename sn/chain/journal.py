@@ -61,7 +61,7 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / self.FILE_NAME
         is_new = not self.path.exists()
-        self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the engine's lifetime
+        self._file = open(self.path, "ab")
         if is_new:
             _fsync_dir(directory)
 

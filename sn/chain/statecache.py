@@ -90,7 +90,7 @@ class StateCache:
     ) -> None:
         if self._file is None:
             is_new = not self.path.exists() or self.path.stat().st_size == 0
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open while the engine runs
+            self._file = open(self.path, "ab")
             if is_new:
                 self._file.write(_MAGIC)
         record = _encode(height, block_hash, changes, reverts)

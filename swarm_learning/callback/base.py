@@ -44,6 +44,7 @@ def default_logger() -> logging.Logger:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = False  # a program that configures the root logger would otherwise print every line twice
     return logger
 
 

@@ -37,8 +37,14 @@ class Daemon:
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def wait_for_port_file(path: Path, popen: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> int:
@@ -56,32 +62,95 @@ def start_sn(workdir: Path, identity: list[str], port: int = 0) -> Daemon:
     port_file = workdir / "sn-port"
     port_file.unlink(missing_ok=True)
     log = workdir / "sn.log"
-    popen = spawn([sys.executable, "-m", "sn.cli", "--sentinel", "--bind", "127.0.0.1", "--sn-api-port", str(port),
-                   "--data-dir", str(workdir / "sn-data"), "--port-file", str(port_file), *identity], log)
+    popen = spawn(
+        [
+            sys.executable,
+            "-m",
+            "sn.cli",
+            "--sentinel",
+            "--bind",
+            "127.0.0.1",
+            "--sn-api-port",
+            str(port),
+            "--data-dir",
+            str(workdir / "sn-data"),
+            "--port-file",
+            str(port_file),
+            *identity,
+        ],
+        log,
+    )
     return Daemon(popen, log, wait_for_port_file(port_file, popen, log))
 
 
 def start_sl(workdir: Path, name: str, sn_port: int, identity: list[str], env: dict[str, str] | None = None) -> Daemon:
     port_file = workdir / name / "fs-port"
     log = workdir / name / "sl.log"
-    popen = spawn([sys.executable, "-m", "sl.cli", "--bind", "127.0.0.1", "--sn-api-port", str(sn_port),
-                   "--sl-fs-port", "0", "--socket", str(workdir / name / "ch" / "sl.sock"),
-                   "--data-dir", str(workdir / name / "data"), "--port-file", str(port_file), *identity], log, env)
+    popen = spawn(
+        [
+            sys.executable,
+            "-m",
+            "sl.cli",
+            "--bind",
+            "127.0.0.1",
+            "--sn-api-port",
+            str(sn_port),
+            "--sl-fs-port",
+            "0",
+            "--socket",
+            str(workdir / name / "ch" / "sl.sock"),
+            "--data-dir",
+            str(workdir / name / "data"),
+            "--port-file",
+            str(port_file),
+            *identity,
+        ],
+        log,
+        env,
+    )
     return Daemon(popen, log, wait_for_port_file(port_file, popen, log))
 
 
-def run_local(workdir: Path, nodes: int, env: list[str], *, program: Path = PROGRAMS / "tiny_torch.py",
-              timeout: float = 600, process_env: dict[str, str] | None = None,
-              data_dirs: list[Path] | None = None) -> tuple[subprocess.CompletedProcess[str], dict]:
+def run_local(
+    workdir: Path,
+    nodes: int,
+    env: list[str],
+    *,
+    program: Path = PROGRAMS / "tiny_torch.py",
+    timeout: float = 600,
+    process_env: dict[str, str] | None = None,
+    data_dirs: list[Path] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     summary = workdir / "summary.json"
-    argv = [sys.executable, "-m", "swarm_learning.cli", "run-local", "--nodes", str(nodes), "--program", str(program),
-            "--workdir", str(workdir), "--json-summary", str(summary), "--timeout", str(timeout)]
+    argv = [
+        sys.executable,
+        "-m",
+        "swarm_learning.cli",
+        "run-local",
+        "--nodes",
+        str(nodes),
+        "--program",
+        str(program),
+        "--workdir",
+        str(workdir),
+        "--json-summary",
+        str(summary),
+        "--timeout",
+        str(timeout),
+    ]
     for d in data_dirs or []:
         argv += ["--data-dir", str(d)]
     for e in env:
         argv += ["--env", e]
-    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout + 60,
-                          env={**os.environ, **(process_env or {})})
+    proc = subprocess.run(
+        argv,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+        check=False,
+        env={**os.environ, **(process_env or {})},
+    )
     data = json.loads(summary.read_text()) if summary.exists() else {}
     return proc, data
 

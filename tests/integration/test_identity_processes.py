@@ -55,9 +55,25 @@ def test_component_with_a_missing_certificate_does_not_start_and_names_the_file(
     missing = tmp_path / "missing-cert.pem"
     extra = ["--sentinel"] if component == "sn.cli" else []
     proc = subprocess.run(
-        [sys.executable, "-m", component, *extra, "--cert", str(missing), "--key", str(p.key), "--capath", str(p.capath),
-         "--data-dir", str(tmp_path / "data")],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            component,
+            *extra,
+            "--cert",
+            str(missing),
+            "--key",
+            str(p.key),
+            "--capath",
+            str(p.capath),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert f"certificate file {missing} does not exist" in proc.stderr
@@ -68,9 +84,25 @@ def test_sn_with_an_unreadable_key_does_not_start(tmp_path: Path, swarm_ca: Cert
     key = tmp_path / "garbled-key.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "sn.cli", "--sentinel", "--cert", str(p.cert), "--key", str(key), "--capath",
-         str(p.capath), "--data-dir", str(tmp_path / "data")],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "sn.cli",
+            "--sentinel",
+            "--cert",
+            str(p.cert),
+            "--key",
+            str(key),
+            "--capath",
+            str(p.capath),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert "garbled-key.pem" in proc.stderr

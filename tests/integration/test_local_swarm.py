@@ -23,19 +23,34 @@ def test_two_sites_train_together_and_end_with_the_same_model(tmp_path: Path, sw
     # initial sync + syncs after batches 5, 9, 13 of 16 + the final merge at train end
     assert summary["rounds"] == 5
     for site in summary["sites"]:
-        assert "All peers and Swarm training rounds finished. Final Swarm model was loaded." in Path(
-            site["log"]).read_text()
+        assert (
+            "All peers and Swarm training rounds finished. Final Swarm model was loaded."
+            in Path(site["log"]).read_text()
+        )
 
     # the chain's history survives: a new SN process on the same data folder shows every round
-    sn = start_sn(tmp_path / "sn-1" / "restart", [
-        "--cert", str(tmp_path / "cert" / "sn-1-cert.pem"), "--key", str(tmp_path / "cert" / "sn-1-key.pem"),
-        "--capath", str(tmp_path / "cert" / "ca" / "capath"), "--data-dir", str(tmp_path / "sn-1" / "data")])
+    sn = start_sn(
+        tmp_path / "sn-1" / "restart",
+        [
+            "--cert",
+            str(tmp_path / "cert" / "sn-1-cert.pem"),
+            "--key",
+            str(tmp_path / "cert" / "sn-1-key.pem"),
+            "--capath",
+            str(tmp_path / "cert" / "ca" / "capath"),
+            "--data-dir",
+            str(tmp_path / "sn-1" / "data"),
+        ],
+    )
     try:
         from swarm_learning.sn_client import SNClient
         from swarm_learning.tls import TLSIdentity
 
-        ident = TLSIdentity.from_options(tmp_path / "cert" / "swci-1-cert.pem", tmp_path / "cert" / "swci-1-key.pem",
-                                         tmp_path / "cert" / "ca" / "capath")
+        ident = TLSIdentity.from_options(
+            tmp_path / "cert" / "swci-1-cert.pem",
+            tmp_path / "cert" / "swci-1-key.pem",
+            tmp_path / "cert" / "ca" / "capath",
+        )
         client = SNClient("127.0.0.1", sn.port, ident, retry_seconds=10)
         training = client.training("defaultbb.cqdb.sml.hpe")
         assert training.over and training.current_round == 6
@@ -50,8 +65,11 @@ def test_two_sites_train_together_and_end_with_the_same_model(tmp_path: Path, sw
 
 def test_a_peer_with_weights_of_another_shape_is_excluded_and_the_others_finish(tmp_path: Path) -> None:
     proc, summary = run_local(
-        tmp_path, 3, ["MAX_EPOCHS=1", "BATCHES_PER_EPOCH=8", "SYNC_FREQUENCY=4", "MIN_PEERS=2", "BAD_SITE=site-3"],
-        process_env=FAST_QUORUM)
+        tmp_path,
+        3,
+        ["MAX_EPOCHS=1", "BATCHES_PER_EPOCH=8", "SYNC_FREQUENCY=4", "MIN_PEERS=2", "BAD_SITE=site-3"],
+        process_env=FAST_QUORUM,
+    )
     logs = proc.stdout + proc.stderr + logs_of(tmp_path)
     assert proc.returncode != 0, logs  # one site failed, and run-local says so
     sites = {s["name"]: s for s in summary["sites"]}
@@ -64,8 +82,17 @@ def test_a_peer_with_weights_of_another_shape_is_excluded_and_the_others_finish(
 
 
 def _swarm(tmp_path: Path, nodes: int, env: dict[str, str]) -> LocalSwarm:
-    return LocalSwarm(RunLocalOptions(nodes=nodes, program=PROGRAMS / "tiny_torch.py", data_dirs=(), env=env,
-                                      workdir=tmp_path, json_summary=None, timeout_s=300))
+    return LocalSwarm(
+        RunLocalOptions(
+            nodes=nodes,
+            program=PROGRAMS / "tiny_torch.py",
+            data_dirs=(),
+            env=env,
+            workdir=tmp_path,
+            json_summary=None,
+            timeout_s=300,
+        )
+    )
 
 
 def _wait_for_round(swarm: LocalSwarm, at_least: int, timeout: float = 120) -> None:
@@ -107,8 +134,7 @@ def test_training_survives_a_restart_of_the_sn(tmp_path: Path, monkeypatch) -> N
 def test_a_peer_that_dies_mid_training_is_dropped_and_the_others_finish(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for k, v in FAST_QUORUM.items():
         monkeypatch.setenv(k, v)
-    swarm = _swarm(tmp_path, 3, {"MAX_EPOCHS": "3", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2",
-                                 "MIN_PEERS": "2"})
+    swarm = _swarm(tmp_path, 3, {"MAX_EPOCHS": "3", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2", "MIN_PEERS": "2"})
     try:
         swarm.start()
         _wait_for_round(swarm, 2)

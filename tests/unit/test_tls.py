@@ -73,7 +73,9 @@ def test_server_sees_the_callers_identity(echo_server: str, swarm_ca: CertFactor
     assert httpx.get(f"{echo_server}/whoami", verify=ctx).json() == {"caller": "sl-1"}
 
 
-def test_certificate_from_another_ca_is_refused(echo_server: str, swarm_ca: CertFactory, foreign_ca: CertFactory) -> None:
+def test_certificate_from_another_ca_is_refused(
+    echo_server: str, swarm_ca: CertFactory, foreign_ca: CertFactory
+) -> None:
     foreign = foreign_ca.paths("sl-1")
     ctx = ssl.create_default_context(cafile=str(swarm_ca.capath / "ca-1-cert.pem"))
     ctx.check_hostname = False

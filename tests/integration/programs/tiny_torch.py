@@ -34,11 +34,20 @@ model = nn.Sequential(nn.Linear(8, hidden), nn.ReLU(), nn.Linear(hidden, 2))
 opt = torch.optim.SGD(model.parameters(), lr=0.1)
 loss_fn = nn.CrossEntropyLoss()
 
-cb = SwarmCallback(syncFrequency=sync_frequency, minPeers=min_peers, useAdaptiveSync=False, adsValData=val,
-                   adsValBatchSize=32, model=model, totalEpochs=max_epochs, lossFunction="CrossEntropyLoss",
-                   lossFunctionArgs={"reduction": "sum"}, metricFunction="Accuracy",
-                   metricFunctionArgs={"task": "multiclass", "num_classes": 2},
-                   mergeMethod=os.getenv("MERGE_METHOD", "mean"))
+cb = SwarmCallback(
+    syncFrequency=sync_frequency,
+    minPeers=min_peers,
+    useAdaptiveSync=False,
+    adsValData=val,
+    adsValBatchSize=32,
+    model=model,
+    totalEpochs=max_epochs,
+    lossFunction="CrossEntropyLoss",
+    lossFunctionArgs={"reduction": "sum"},
+    metricFunction="Accuracy",
+    metricFunctionArgs={"task": "multiclass", "num_classes": 2},
+    mergeMethod=os.getenv("MERGE_METHOD", "mean"),
+)
 cb.on_train_begin()
 for epoch in range(max_epochs):
     for xb, yb in train:
