@@ -50,6 +50,7 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
     sn = SNClient(config.sn_ip, config.sn_api_port, config.identity)
     fetcher = WeightsFetcher(config.identity)
     grpc_server: grpc.Server | None = None
+    coordinator: RoundCoordinator | None = None
     try:
         sn.is_up()
         node = sn.register("sl", config.host_ip, files.port)
@@ -83,6 +84,8 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
         stop.set()
         if grpc_server is not None:
             grpc_server.stop(grace=2).wait(5)
+        if coordinator is not None:
+            coordinator.close()
         config.socket.unlink(missing_ok=True)
         files.stop()
         fetcher.close()

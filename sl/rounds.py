@@ -26,6 +26,8 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,7 @@ from swarm_learning.weights import (
 log = logging.getLogger("swarm.SL")
 
 POLL_SECONDS = 5.0  # longest wait between two looks at the chain (conditions that depend on the clock)
+TAKEOVER_RETRY_SECONDS = 30.0  # a refused take-over is a (reverted) block: do not repeat it in a tight loop
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class RoundCoordinator:
         self.last_merged: Path | None = None
         self._interval: AdaptiveInterval | None = None
         self._local_layout: tuple = ()
+        self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         exchange_dir.mkdir(parents=True, exist_ok=True)
 
     # -- session ---------------------------------------------------------------------------------------------
@@ -217,7 +221,7 @@ class RoundCoordinator:
             self.sn.finish(p.training)
             log.info("local training finished; contributing %s weights until the swarm is done", p.checkin_mode)
         while True:
-            training = self.sn.training(p.training)
+            training = self.sn.training_status(p.training)
             if training.over:
                 self._take_final(training, evaluate)
                 return SyncOutcome(self._interval.current, True, self.rounds_taken)
@@ -268,32 +272,41 @@ class RoundCoordinator:
             return False
 
     def _wait(self, number: int, done: Callable[[api.RoundView], bool]) -> api.RoundView:
+        after: int | None = None
         while True:
-            rnd = self.sn.round(self._p.training, number)
+            rnd = self.sn.round(self._p.training, number, after=after, timeout=POLL_SECONDS)
             if done(rnd):
                 return rnd
-            self.sn.wait_for_change(rnd.height, POLL_SECONDS)
+            after = rnd.height
 
-    def _alive_members(self, training: api.TrainingView) -> set[str]:
+    def _missing_members(self, rnd: api.RoundView, status: api.TrainingStatus) -> set[str]:
+        """Live members of the training that have not checked in for this round."""
+        present = {c.identity for c in rnd.participants}
+        if len(present) >= status.member_count:
+            return set()  # everybody is here: no need to read every member's liveness
         now = time.time()
-        return {
+        training = self.sn.training(self._p.training)
+        alive = {
             m.identity
             for m in training.members
             if m.joined and (m.identity == self.me or now - m.last_seen <= self.settings.peer_stale_s)
         }
+        return alive - present
 
     def _complete_round(self, number: int) -> api.RoundView:
         """Wait until the round is merged, leading it if this node is its leader (or must take over)."""
         full_quorum_deadline: float | None = None
+        next_takeover_attempt = 0.0
+        after: int | None = None  # long-poll: the next read returns once the chain grew past this height
         while True:
-            rnd = self.sn.round(self._p.training, number)
+            rnd = self.sn.round(self._p.training, number, after=after, timeout=POLL_SECONDS)
+            after = None
             if rnd.merged:
                 return rnd
             if rnd.leader == self.me and not rnd.closed:
-                training = self.sn.training(self._p.training)
-                present = {p.identity for p in rnd.participants}
-                if len(present) >= training.min_peers:
-                    missing = self._alive_members(training) - present
+                status = self.sn.training_status(self._p.training)
+                if len(rnd.participants) >= status.min_peers:
+                    missing = self._missing_members(rnd, status)
                     everyone_done = all(p.final for p in rnd.participants)
                     if not missing:
                         self._lead(number)
@@ -309,21 +322,25 @@ class RoundCoordinator:
             elif rnd.leader == self.me and rnd.closed:
                 self._lead(number)  # resume after a restart of this node's round work
                 continue
-            elif rnd.closed and self._leader_overdue(rnd):
+            elif self._leader_overdue(rnd) and time.monotonic() >= next_takeover_attempt:
+                next_takeover_attempt = time.monotonic() + TAKEOVER_RETRY_SECONDS
                 try:
                     self.sn.take_over(self._p.training, number)
-                    log.warning("round %s: leader %s did not publish in time; taking over", number, rnd.leader)
+                    log.warning("round %s: leader %s did not finish the round in time; taking over", number, rnd.leader)
                 except ContractRevert as exc:
                     log.info("round %s: take-over refused: %s", number, exc.reason)
                 continue
-            self.sn.wait_for_change(rnd.height, POLL_SECONDS)
+            after = rnd.height
 
     def _leader_overdue(self, rnd: api.RoundView) -> bool:
-        return (
-            self.settings.make_me_admin
-            and self._is_participant(rnd)
-            and time.time() >= rnd.closed_at + self.settings.leader_failure_timeout_s
-        )
+        """Has the round's leader had more than SL_LEADER_FAILURE_BASE_TIMEOUT to close (from the round's opening)
+        or to publish (from its closing)? The contract has the last word (it measures from when quorum was reached)."""
+        if not self.settings.make_me_admin or not self._is_participant(rnd) or rnd.leader == self.me:
+            return False
+        if not rnd.closed and len(rnd.participants) < self._p.min_peers:
+            return False  # nobody can lead a round without quorum
+        since = rnd.closed_at if rnd.closed else rnd.opened_at
+        return time.time() >= since + self.settings.leader_failure_timeout_s
 
     def _lead(self, number: int) -> None:
         p = self._p
@@ -349,8 +366,7 @@ class RoundCoordinator:
         name = f"merged-{_safe(p.training)}-r{number}.safetensors"
         path = save_weights(self.exchange_dir / name, merged)
         digest = file_sha256(path)
-        alive = self._alive_members(self.sn.training(p.training))
-        final = all(c.final for c in included) and not (alive - {c.identity for c in rnd.participants})
+        final = all(c.final for c in included) and not self._missing_members(rnd, self.sn.training_status(p.training))
         try:
             self.sn.publish_merge(
                 p.training,
@@ -447,8 +463,7 @@ class RoundCoordinator:
         )
         if not evaluation.ok:
             raise SwarmLearningError(f"the ML program could not load or evaluate the merged model: {evaluation.error}")
-        self.sn.report_progress(
-            p.training,
+        self._report_progress(
             api.Progress(
                 loss=evaluation.loss,
                 metric=evaluation.metric,
@@ -458,7 +473,28 @@ class RoundCoordinator:
         )
         return evaluation
 
-    def _take_final(self, training: api.TrainingView, evaluate: Evaluate) -> None:
+    def _report_progress(self, progress: api.Progress) -> None:
+        """Loss, metric and epochs go on chain off the round's critical path (in order, one at a time)."""
+        p = self._p
+
+        def send() -> None:
+            try:
+                self.sn.report_progress(p.training, progress)
+            except SwarmLearningError as exc:
+                log.warning("could not record progress on chain: %s", exc)
+
+        self._reports.submit(send)
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Flush pending progress reports (bounded), then stop the reporting thread."""
+        done = self._reports.submit(lambda: None)
+        try:
+            done.result(timeout)
+        except FutureTimeout:
+            log.warning("progress reports still pending after %.0fs; dropping them", timeout)
+        self._reports.shutdown(wait=False, cancel_futures=True)
+
+    def _take_final(self, training: api.TrainingStatus, evaluate: Evaluate) -> None:
         last = training.current_round - 1
         if last < 1:
             raise SwarmLearningError("the training is marked over but no round was merged")

@@ -86,6 +86,12 @@ def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
         height = ledger.head().height
         return views.training(ledger.training(name), ledger.nodes(), height)
 
+    @app.get("/trainings/{name}/status")
+    def training_status(_: Caller, name: str) -> api.TrainingStatus:
+        """The counters of a training (cheap: no per-member reads)."""
+        height = ledger.head().height
+        return views.status(ledger.training_status(name), height)
+
     @app.post("/trainings/{name}/reset", status_code=204)
     def reset(caller: Caller, name: str) -> None:
         ledger.reset_training(caller, name)
@@ -95,7 +101,12 @@ def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
         ledger.join_training(caller, name, body.min_peers, body.eligible_leader, body.leader_timeout_s)
 
     @app.get("/trainings/{name}/rounds/{number}")
-    def round_view(_: Caller, name: str, number: int) -> api.RoundView:
+    def round_view(
+        _: Caller, name: str, number: int, after: int | None = None, timeout: float = Query(10.0, ge=0)
+    ) -> api.RoundView:
+        """With ``after``: a long poll that answers once the chain has grown past that height (or at ``timeout``)."""
+        if after is not None:
+            ledger.wait_for_change(after, min(timeout, MAX_WAIT_SECONDS))
         height = ledger.head().height
         return views.round_(name, ledger.round(name, number), height)
 

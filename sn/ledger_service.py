@@ -230,8 +230,21 @@ class LedgerService:
             int(leader_timeout_s) * TICKS_PER_SECOND,
         )
 
+    def training_status(self, name: str) -> TrainingInfo:
+        """The training's counters only (one contract call): round, quorum, over, member and finished counts."""
+        exists, current, min_peers, over, count, finished = self._view("getTraining", name)
+        return TrainingInfo(
+            name=name,
+            exists=bool(exists),
+            current_round=int(current),
+            min_peers=int(min_peers),
+            over=bool(over),
+            finished_count=int(finished),
+            member_count=int(count),
+        )
+
     def training(self, name: str) -> TrainingInfo:
-        exists, current, min_peers, over, _, finished = self._view("getTraining", name)
+        exists, current, min_peers, over, count, finished = self._view("getTraining", name)
         members: list[MemberInfo] = []
         if exists:
             for account in self._view("getMembers", name):
@@ -256,6 +269,7 @@ class LedgerService:
             over=bool(over),
             finished_count=int(finished),
             members=tuple(members),
+            member_count=int(count),
         )
 
     # ------------------------------------------------------------------------------------------ sync rounds
@@ -289,9 +303,7 @@ class LedgerService:
     ) -> None:
         digest = _digest_bytes(digest_hex)
         accounts = [str(self._view("accountOf", peer)) for peer in excluded]
-        self._transact(
-            self._signer(identity), "publishMerge", name, int(round), uri, digest, accounts, bool(final)
-        )
+        self._transact(self._signer(identity), "publishMerge", name, int(round), uri, digest, accounts, bool(final))
 
     def take_over_leadership(self, identity: str, name: str, round: int) -> None:
         self._transact(self._signer(identity), "takeOverLeadership", name, int(round))
@@ -313,8 +325,8 @@ class LedgerService:
         self._transact(self._signer(identity), "finishTraining", name)
 
     def round(self, name: str, round: int) -> RoundInfo:
-        (participants, leader, closed, merged, uri, digest, excluded, opened_at, closed_at, final) = (
-            self._view("getRound", name, int(round))
+        (participants, leader, closed, merged, uri, digest, excluded, opened_at, closed_at, final) = self._view(
+            "getRound", name, int(round)
         )
         check_ins = []
         for account in participants:
@@ -426,9 +438,7 @@ class LedgerService:
                     tx_hash, timeout=self._receipt_timeout, poll_latency=0.05
                 )
             except TimeExhausted as exc:
-                raise ChainError(
-                    f"{function} was not confirmed within {self._receipt_timeout:.0f} s"
-                ) from exc
+                raise ChainError(f"{function} was not confirmed within {self._receipt_timeout:.0f} s") from exc
             except Web3Exception as exc:
                 raise ChainError(f"{function} could not be sent: {exc}") from exc
         if receipt["status"] != 1:
@@ -509,9 +519,7 @@ def _digest_bytes(digest_hex: str) -> bytes:
     except ValueError:
         digest = b""
     if len(digest) != 32:
-        raise WeightsError(
-            f"the merged model's digest must be a SHA-256 in hex (64 digits), got {digest_hex!r}"
-        )
+        raise WeightsError(f"the merged model's digest must be a SHA-256 in hex (64 digits), got {digest_hex!r}")
     return digest
 
 

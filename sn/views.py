@@ -77,3 +77,16 @@ def operation(op: Operation) -> api.OperationView:
         args=dict(op.args),
         status=op.status,
     )
+
+
+def status(t: TrainingInfo, height: int) -> api.TrainingStatus:
+    return api.TrainingStatus(
+        name=t.name,
+        exists=t.exists,
+        current_round=t.current_round,
+        min_peers=t.min_peers,
+        over=t.over,
+        member_count=t.member_count,
+        finished_count=t.finished_count,
+        height=height,
+    )

@@ -78,6 +78,17 @@ class TrainingView(_Model):
     height: int
 
 
+class TrainingStatus(_Model):
+    name: str
+    exists: bool
+    current_round: int
+    min_peers: int
+    over: bool
+    member_count: int
+    finished_count: int
+    height: int
+
+
 class CheckIn(_Model):
     uri: str
     weightage: int = Field(ge=0, le=100)

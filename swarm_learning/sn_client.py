@@ -45,6 +45,7 @@ class SNClient:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
         while True:
+            started = time.monotonic()
             try:
                 if timeout is None:
                     resp = self._http.request(method, path, json=json, params=params)
@@ -54,6 +55,9 @@ class SNClient:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code < 500:
+                    log.debug(
+                        "%s %s -> %s in %.0f ms", method, path, resp.status_code, 1000 * (time.monotonic() - started)
+                    )
                     return self._raise_for_status(resp)
                 reason = f"HTTP {resp.status_code}: {resp.text[:200]}"
             if time.monotonic() + delay > deadline:
@@ -117,6 +121,9 @@ class SNClient:
     def training(self, name: str) -> api.TrainingView:
         return self._get(f"/trainings/{name}", api.TrainingView)
 
+    def training_status(self, name: str) -> api.TrainingStatus:
+        return self._get(f"/trainings/{name}/status", api.TrainingStatus)
+
     def reset_training(self, name: str) -> None:
         self._post(f"/trainings/{name}/reset")
 
@@ -126,8 +133,17 @@ class SNClient:
             api.JoinTraining(min_peers=min_peers, eligible_leader=eligible_leader, leader_timeout_s=leader_timeout_s),
         )
 
-    def round(self, name: str, number: int) -> api.RoundView:
-        return self._get(f"/trainings/{name}/rounds/{number}", api.RoundView)
+    def round(self, name: str, number: int, *, after: int | None = None, timeout: float = 10.0) -> api.RoundView:
+        """The round's state; with ``after``, once the chain has grown past that height (or ``timeout`` passed)."""
+        if after is None:
+            return self._get(f"/trainings/{name}/rounds/{number}", api.RoundView)
+        resp = self._request(
+            "GET",
+            f"/trainings/{name}/rounds/{number}",
+            params={"after": after, "timeout": timeout},
+            timeout=timeout + 30,
+        )
+        return api.RoundView.model_validate(resp.json())
 
     def check_in(self, name: str, number: int, body: api.CheckIn) -> None:
         self._post(f"/trainings/{name}/rounds/{number}/checkin", body)

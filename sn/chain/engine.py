@@ -189,9 +189,7 @@ class EmbeddedChain:
         """A new entry on top of the current head, timestamped ``max(now, head.timestamp + 1)``."""
         with self._lock:
             head = self._chain.get_canonical_head()
-            return LedgerEntry(
-                max(int(self._clock()), head.timestamp + 1), tuple(bytes(tx) for tx in raw_txs)
-            )
+            return LedgerEntry(max(int(self._clock()), head.timestamp + 1), tuple(bytes(tx) for tx in raw_txs))
 
     def apply(self, entry: LedgerEntry) -> AppliedBlock:
         """Turn ``entry`` into the next block, journal it and wake up waiters."""
@@ -244,9 +242,7 @@ class EmbeddedChain:
                 self._reverts[tx.hash] = self._block_reverts[tx.hash] = bytes(computation.output)
             self._forget_pending(tx)
         block = chain.mine_block()
-        applied = AppliedBlock(
-            block.number, block.hash, block.header.timestamp, tuple(included), tuple(skipped)
-        )
+        applied = AppliedBlock(block.number, block.hash, block.header.timestamp, tuple(included), tuple(skipped))
         return applied, tuple(included_raw)
 
     def _forget_pending(self, tx: SignedTransactionAPI) -> None:
@@ -325,9 +321,7 @@ class EmbeddedChain:
                 )
             self._remember_state(block)
         if records:
-            logger.info(
-                "replayed %s blocks from %s in %.2f s", len(records), source, time.perf_counter() - started
-            )
+            logger.info("replayed %s blocks from %s in %.2f s", len(records), source, time.perf_counter() - started)
 
     def _check_writable(self) -> None:
         if self._broken is not None:
@@ -488,9 +482,7 @@ class EmbeddedChain:
                 estimate = min(MAX_TX_GAS, estimate * 2)
             return int(estimate)
 
-    def _simulate(
-        self, sender: bytes, to: bytes, data: bytes, value: int, gas: int, block: int | bytes | str
-    ) -> Any:
+    def _simulate(self, sender: bytes, to: bytes, data: bytes, value: int, gas: int, block: int | bytes | str) -> Any:
         header = self.header_at(block)
         vm = self._chain.get_vm(header)
         unsigned = vm.create_unsigned_transaction(

@@ -35,9 +35,7 @@ class JournalRecord:
     block_hash: bytes
 
     def encode(self) -> bytes:
-        payload = rlp.encode(
-            [self.block_number, self.parent_hash, self.timestamp, list(self.raw_txs), self.block_hash]
-        )
+        payload = rlp.encode([self.block_number, self.parent_hash, self.timestamp, list(self.raw_txs), self.block_hash])
         return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
     @classmethod

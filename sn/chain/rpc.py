@@ -132,9 +132,7 @@ class RpcHandler:
         """Answer one request with ``{"result": ...}`` or ``{"error": {...}}``."""
         function = self._methods.get(method)
         if function is None:
-            return {
-                "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}
-            }
+            return {"error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
         try:
             return {"result": function(*(params or []))}
         except RpcError as exc:
@@ -228,11 +226,7 @@ class RpcHandler:
         sender = to_canonical_address(tx["from"]) if tx.get("from") else b"\x00" * 20
         to = to_canonical_address(tx["to"]) if tx.get("to") else b""
         data = decode_hex(tx.get("data") or tx.get("input") or "0x")
-        value = (
-            int(tx.get("value", "0x0"), 16)
-            if isinstance(tx.get("value", 0), str)
-            else int(tx.get("value", 0))
-        )
+        value = int(tx.get("value", "0x0"), 16) if isinstance(tx.get("value", 0), str) else int(tx.get("value", 0))
         return {"sender": sender, "to": to, "data": data, "value": value}
 
     def call(self, tx: dict[str, Any], block: Any = "latest", *_overrides: Any) -> str:
@@ -409,9 +403,7 @@ class RpcHandler:
         return {t.lower() for t in topic}
 
     @staticmethod
-    def _log_matches(
-        log: dict[str, Any], addresses: set[bytes] | None, topics: list[set[str] | None]
-    ) -> bool:
+    def _log_matches(log: dict[str, Any], addresses: set[bytes] | None, topics: list[set[str] | None]) -> bool:
         if addresses is not None and to_canonical_address(log["address"]) not in addresses:
             return False
         if len(topics) > len(log["topics"]):

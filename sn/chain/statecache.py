@@ -79,9 +79,7 @@ class StateCache:
             _apply_payload(payload, state)
             offset = end
         if offset < len(data):
-            logger.warning(
-                "state cache %s has a damaged tail at byte %s; it is ignored from there", self.path, offset
-            )
+            logger.warning("state cache %s has a damaged tail at byte %s; it is ignored from there", self.path, offset)
             os.truncate(self.path, offset)
         return state if state.height > 0 else None
 
@@ -99,9 +97,7 @@ class StateCache:
         handle.flush()
         self._appended += len(record)
 
-    def rewrite(
-        self, height: int, block_hash: bytes, kv: dict[bytes, bytes], reverts: dict[bytes, bytes]
-    ) -> None:
+    def rewrite(self, height: int, block_hash: bytes, kv: dict[bytes, bytes], reverts: dict[bytes, bytes]) -> None:
         """Replace the file by one snapshot record of the whole database."""
         self.close()
         tmp = self.path.with_suffix(".tmp")
@@ -130,9 +126,7 @@ def live_size(kv: dict[bytes, bytes]) -> int:
     return sum(len(k) + len(v) + _PAIR.size for k, v in kv.items())
 
 
-def _encode(
-    height: int, block_hash: bytes, changes: dict[bytes, bytes | None], reverts: dict[bytes, bytes]
-) -> bytes:
+def _encode(height: int, block_hash: bytes, changes: dict[bytes, bytes | None], reverts: dict[bytes, bytes]) -> bytes:
     parts = [_BLOCK.pack(height, block_hash, len(changes), len(reverts))]
     for key, value in changes.items():
         if value is None:

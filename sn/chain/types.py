@@ -45,6 +45,7 @@ class TrainingInfo:
     over: bool
     finished_count: int
     members: tuple[MemberInfo, ...] = ()
+    member_count: int = 0
 
 
 @dataclass(frozen=True)
