@@ -39,8 +39,9 @@ KILL_REASON = "Swarm training is over before local training. Exit gracefully."
 def default_logger() -> logging.Logger:
     """The product's default callback logger: ``SwarmCallback``, INFO, one stdout handler."""
     logger = logging.getLogger(LOGGER_NAME)
-    if not logger.handlers:
+    if not any(getattr(h, "_swarm_default", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
+        handler._swarm_default = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

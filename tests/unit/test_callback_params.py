@@ -169,7 +169,7 @@ def test_validation_failures_are_logged_as_errors(
 def test_default_logger_is_the_products(model: torch.nn.Module) -> None:
     logger = make(model).logger
     assert logger.name == "SwarmCallback" and logger.level == logging.INFO
-    stdout_handlers = [h for h in logger.handlers if getattr(h, "stream", None) is not None]
+    stdout_handlers = [h for h in logger.handlers if type(h) is logging.StreamHandler]
     assert stdout_handlers
     assert stdout_handlers[0].formatter is not None
     assert stdout_handlers[0].formatter._fmt == "%(asctime)s : %(name)s : %(levelname)s : %(message)s"
