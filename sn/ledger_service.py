@@ -17,7 +17,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -244,9 +244,10 @@ class LedgerService:
         )
 
     def training(self, name: str) -> TrainingInfo:
-        exists, current, min_peers, over, count, finished = self._view("getTraining", name)
+        """The training's counters and every member's state and progress."""
+        status = self.training_status(name)
         members: list[MemberInfo] = []
-        if exists:
+        if status.exists:
             for account in self._view("getMembers", name):
                 _, done, eligible, loss, metric, epochs, total = self._view("getMember", name, account)
                 members.append(
@@ -261,16 +262,7 @@ class LedgerService:
                         total_epochs=int(total),
                     )
                 )
-        return TrainingInfo(
-            name=name,
-            exists=bool(exists),
-            current_round=int(current),
-            min_peers=int(min_peers),
-            over=bool(over),
-            finished_count=int(finished),
-            members=tuple(members),
-            member_count=int(count),
-        )
+        return replace(status, members=tuple(members))
 
     # ------------------------------------------------------------------------------------------ sync rounds
 

@@ -47,34 +47,32 @@ def test_sn_api_and_sl_file_server_refuse_a_certificate_from_another_ca(
         sn.stop()
 
 
+def _start(component: str, cert: Path, key: Path, capath: Path, data: Path) -> subprocess.CompletedProcess[str]:
+    extra = ["--sentinel"] if component == "sn.cli" else []
+    argv = [
+        sys.executable,
+        "-m",
+        component,
+        *extra,
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+        "--capath",
+        str(capath),
+        "--data-dir",
+        str(data),
+    ]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+
+
 @pytest.mark.parametrize("component", ["sn.cli", "sl.cli"])
 def test_component_with_a_missing_certificate_does_not_start_and_names_the_file(
     tmp_path: Path, swarm_ca: CertFactory, component: str
 ) -> None:
     p = swarm_ca.paths("sn-1")
     missing = tmp_path / "missing-cert.pem"
-    extra = ["--sentinel"] if component == "sn.cli" else []
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            component,
-            *extra,
-            "--cert",
-            str(missing),
-            "--key",
-            str(p.key),
-            "--capath",
-            str(p.capath),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _start(component, missing, p.key, p.capath, tmp_path / "data")
     assert proc.returncode == 2
     assert f"certificate file {missing} does not exist" in proc.stderr
 
@@ -83,26 +81,6 @@ def test_sn_with_an_unreadable_key_does_not_start(tmp_path: Path, swarm_ca: Cert
     p = swarm_ca.paths("sn-1")
     key = tmp_path / "garbled-key.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sn.cli",
-            "--sentinel",
-            "--cert",
-            str(p.cert),
-            "--key",
-            str(key),
-            "--capath",
-            str(p.capath),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _start("sn.cli", p.cert, key, p.capath, tmp_path / "data")
     assert proc.returncode == 2
     assert "garbled-key.pem" in proc.stderr
