@@ -182,7 +182,13 @@ class EmbeddedChain:
                     raise ChainError("the transaction was left out of its block (see the log for why)")
                 return tx.hash
             self._pending.next_nonce[tx.sender] = tx.nonce + 1
-        sink.propose(entry)
+        try:
+            sink.propose(entry)
+        except BaseException:
+            with self._lock:  # not in flight any more: the sender's next transaction may reuse this nonce
+                if self._pending.next_nonce.get(tx.sender) == tx.nonce + 1:
+                    del self._pending.next_nonce[tx.sender]
+            raise
         return tx.hash
 
     def make_entry(self, raw_txs: Sequence[bytes]) -> LedgerEntry:
