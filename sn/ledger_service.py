@@ -3,9 +3,17 @@
 The SN keeps two secrets in its data directory (mode 0600): the operator key (deploys the contract, registers
 nodes) and an identity secret from which every node identity's account is derived
 (``keccak(secret || identity)``), so the SN signs for the nodes registered through it. Transactions are signed
-raw transactions with gas price 0; a reverted one raises ``ContractRevert`` with the contract's reason.
+raw transactions; a reverted one raises ``ContractRevert`` with the contract's reason.
 
-The web3 connection is the embedded chain by default; any other provider (a real node) works the same.
+The web3 connection is the embedded chain by default (fee-free: gas price 0, fixed gas, unfunded accounts). In
+external chain mode (``open_external``, an existing Ethereum network) the operator key is a funded account given
+to the SN, transactions follow the network's fee market with estimated gas (``sn.chain.external.MarketFees``), a
+call that would revert is refused before it is sent, and the operator tops up each identity's account when it
+registers and whenever its balance cannot pay the next transaction. The contract is deployed once; its address is
+kept in the data directory and given to other SNs of the same network as ``contract_address``.
+
+Chain time is milliseconds on the embedded chain and seconds on external chains; every timestamp this service
+returns is in milliseconds (``sn.chain.engine.TICKS_PER_SECOND`` ticks per second) whatever the chain.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from contracts import load_artifact
 from sn.chain.engine import TICKS_PER_SECOND, EmbeddedChain
+from sn.chain.external import TRANSFER_GAS, FeePolicy, MarketFees, ZeroFees, connect, load_operator_key
 from sn.chain.history import HistoryReader
 from sn.chain.provider import EmbeddedProvider
 from sn.chain.rpc import revert_reason
@@ -74,6 +83,7 @@ class LedgerService:
         chain: EmbeddedChain | None = None,
         owns_chain: bool = False,
         receipt_timeout: float = 30.0,
+        fees: FeePolicy | None = None,
     ) -> None:
         self._w3 = w3
         self._contract = contract
@@ -83,6 +93,9 @@ class LedgerService:
         self._owns_chain = owns_chain
         self._receipt_timeout = receipt_timeout
         self._chain_id = int(w3.eth.chain_id)
+        self._fees: FeePolicy = fees or ZeroFees()
+        embedded = chain is not None or isinstance(w3.provider, EmbeddedProvider)
+        self._chain_ticks = TICKS_PER_SECOND if embedded else 1  # the contract's clock unit per second
         self._accounts: dict[str, LocalAccount] = {}
         self._identities: dict[str, str] = {}
         self._send_locks: dict[str, threading.Lock] = {}
@@ -90,6 +103,7 @@ class LedgerService:
         self._view_cache: dict[tuple[str, tuple[Any, ...]], Any] = {}
         self._view_height = -1
         self._history = HistoryReader(w3, contract, load_artifact().bytecode, self._who)
+        self.external: bool = not embedded
         self.operator_address: str = operator.address
         self.contract_address: str = contract.address
 
@@ -104,11 +118,18 @@ class LedgerService:
         w3: Web3 | None = None,
         default_training: str = DEFAULT_TRAINING,
         contract_address: str | None = None,
+        operator: LocalAccount | None = None,
+        fees: FeePolicy | None = None,
     ) -> LedgerService:
-        """Open the SN's ledger in ``data_dir``: first start deploys the contract, later starts find it again."""
+        """Open the SN's ledger in ``data_dir``: first start deploys the contract, later starts find it again.
+
+        ``operator`` replaces the operator key kept in ``data_dir``; ``fees`` defaults to the fee-free embedded
+        policy (see ``open_external`` for an existing network).
+        """
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        operator = Account.from_key(_secret_file(data_dir / cls.OPERATOR_KEY_FILE))
+        if operator is None:
+            operator = Account.from_key(_secret_file(data_dir / cls.OPERATOR_KEY_FILE))
         identity_secret = _secret_file(data_dir / cls.IDENTITY_SECRET_FILE)
         owns_chain = False
         if w3 is None:
@@ -118,12 +139,15 @@ class LedgerService:
             w3 = Web3(EmbeddedProvider(chain))
         artifact = load_artifact()
         deployment_file = data_dir / cls.DEPLOYMENT_FILE
+        fees = fees or ZeroFees()
         if deployment_file.exists():
-            address = json.loads(deployment_file.read_text())["contract_address"]
+            deployment = json.loads(deployment_file.read_text())
+            address = deployment["contract_address"]
+            _check_same_chain(deployment_file, int(deployment.get("chain_id", w3.eth.chain_id)), int(w3.eth.chain_id))
         else:
             address = contract_address
         if address is None:
-            address = _deploy(w3, operator, default_training)
+            address = _deploy(w3, operator, default_training, fees)
             _write_json(deployment_file, {"contract_address": address, "chain_id": int(w3.eth.chain_id)})
             logger.info("deployed the Swarm contract at %s", address)
         elif not deployment_file.exists():
@@ -134,7 +158,41 @@ class LedgerService:
                 f"missing or belongs to another network; restore it or remove {deployment_file}"
             )
         contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
-        return cls(w3, contract, operator, identity_secret, chain=chain, owns_chain=owns_chain)
+        return cls(w3, contract, operator, identity_secret, chain=chain, owns_chain=owns_chain, fees=fees)
+
+    @classmethod
+    def open_external(
+        cls,
+        data_dir: Path,
+        rpc_url: str,
+        operator_key_file: Path,
+        *,
+        chain_id: int | None = None,
+        contract_address: str | None = None,
+        fees: FeePolicy | None = None,
+        default_training: str = DEFAULT_TRAINING,
+    ) -> LedgerService:
+        """Open the SN's ledger on an existing Ethereum network at ``rpc_url``, paying with the operator key in
+        ``operator_key_file``; the first SN deploys, the others pass its ``contract_address``."""
+        operator = load_operator_key(operator_key_file)
+        w3 = connect(rpc_url, chain_id)
+        try:
+            balance = int(w3.eth.get_balance(operator.address))
+        except Web3Exception as exc:
+            raise ChainError(f"could not read the operator's balance at {rpc_url}: {exc}") from exc
+        if balance == 0:
+            raise ChainError(
+                f"the operator account {operator.address} has no funds on chain {w3.eth.chain_id}; fund it or "
+                "give the SN a funded key with --eth-operator-key-file"
+            )
+        return cls.open(
+            data_dir,
+            w3=w3,
+            default_training=default_training,
+            contract_address=contract_address,
+            operator=operator,
+            fees=fees or MarketFees(),
+        )
 
     def close(self) -> None:
         if self._owns_chain and self._chain is not None:
@@ -185,6 +243,8 @@ class LedgerService:
     def register_node(self, identity: str, kind: str, host: str, port: int) -> NodeInfo:
         account = self.account_for(identity)
         self._transact(self._operator, "registerNode", account, identity, kind, host, int(port))
+        if self._fees.needs_funding:
+            self._top_up(account, self._fees.funding_wei)
         return self._node(account)
 
     def heartbeat(self, identity: str) -> None:
@@ -203,7 +263,7 @@ class LedgerService:
             kind=kind,
             host=host,
             port=int(port),
-            last_seen=int(last_seen),
+            last_seen=self._ms(last_seen),
             registered=bool(registered),
         )
 
@@ -227,7 +287,7 @@ class LedgerService:
             name,
             int(min_peers),
             bool(eligible_leader),
-            int(leader_timeout_s) * TICKS_PER_SECOND,
+            int(leader_timeout_s) * self._chain_ticks,
         )
 
     def training_status(self, name: str) -> TrainingInfo:
@@ -344,8 +404,8 @@ class LedgerService:
             merged_uri=str(uri),
             digest_hex=HexBytes(digest).hex() if merged else "",
             excluded=tuple(self._identity_of(a) for a in excluded),
-            opened_at=int(opened_at),
-            closed_at=int(closed_at),
+            opened_at=self._ms(opened_at),
+            closed_at=self._ms(closed_at),
             final=bool(final),
         )
 
@@ -353,15 +413,22 @@ class LedgerService:
 
     def history(self, training: str | None = None, limit: int | None = None) -> list[Operation]:
         """Decoded contract operations, oldest first (with ``limit``: the most recent ``limit``)."""
-        return self._history.operations(training, limit)
+        operations = self._history.operations(training, limit)
+        if self._chain_ticks == TICKS_PER_SECOND:
+            return operations
+        return [replace(op, timestamp=self._ms(op.timestamp)) for op in operations]
 
     def head(self) -> ChainHead:
         block = self._w3.eth.get_block("latest")
         return ChainHead(
             height=int(block["number"]),
             hash=HexBytes(block["hash"]).to_0x_hex(),
-            timestamp=int(block["timestamp"]),
+            timestamp=self._ms(block["timestamp"]),
         )
+
+    def _ms(self, chain_time: int) -> int:
+        """Chain time in milliseconds (the embedded chain's unit already; seconds elsewhere)."""
+        return int(chain_time) * (TICKS_PER_SECOND // self._chain_ticks)
 
     def wait_for_change(self, after_height: int, timeout: float) -> int:
         """Block until the chain is higher than ``after_height`` or ``timeout`` seconds pass; return the height."""
@@ -410,34 +477,62 @@ class LedgerService:
             data = self._contract.encode_abi(function, args=list(args))
         except (Web3Exception, ValueError, TypeError, OverflowError) as exc:
             raise ConfigurationError(f"bad arguments for {function}: {exc}") from exc
+        tx: dict[str, Any] = {"from": account.address, "to": self._contract.address, "value": 0, "data": data}
         with self._send_lock(account.address):
-            try:
-                nonce = self._w3.eth.get_transaction_count(account.address, "pending")
-                tx = {
-                    "type": 2,
-                    "chainId": self._chain_id,
-                    "nonce": nonce,
-                    "to": self._contract.address,
-                    "value": 0,
-                    "gas": TX_GAS,
-                    "maxFeePerGas": 0,
-                    "maxPriorityFeePerGas": 0,
-                    "data": data,
-                }
-                raw = account.sign_transaction(tx).raw_transaction
-                tx_hash = self._w3.eth.send_raw_transaction(raw)
-                receipt = self._w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self._receipt_timeout, poll_latency=0.05
-                )
-            except TimeExhausted as exc:
-                raise ChainError(f"{function} was not confirmed within {self._receipt_timeout:.0f} s") from exc
-            except Web3Exception as exc:
-                raise ChainError(f"{function} could not be sent: {exc}") from exc
+            receipt = self._sign_and_send(account, function, tx)
         if receipt["status"] != 1:
             reason = self._revert_reason(receipt, account.address, data)
             logger.info("%s by %s reverted: %s", function, account.address, reason)
             raise ContractRevert(reason)
         return receipt
+
+    def _sign_and_send(self, account: LocalAccount, function: str, tx: dict[str, Any]) -> Any:
+        """Price, size, sign and send ``tx`` for ``account`` (its send lock held); wait for the receipt."""
+        try:
+            fees = self._fees.fees(self._w3)
+            try:
+                gas = self._fees.gas_for(self._w3, tx, TX_GAS)
+            except ContractLogicError as exc:  # external chains: refused before paying for a failing transaction
+                reason = str(exc.message or "").removeprefix("execution reverted: ") or "transaction reverted"
+                logger.info("%s by %s would revert: %s", function, account.address, reason)
+                raise ContractRevert(reason) from exc
+            if self._fees.needs_funding and account.address != self._operator.address:
+                needed = gas * fees.max_price + int(tx.get("value", 0))
+                if int(self._w3.eth.get_balance(account.address)) < needed:
+                    self._top_up(account.address, max(self._fees.funding_wei, 2 * needed))
+            nonce = self._w3.eth.get_transaction_count(account.address, "pending")
+            signed = {key: value for key, value in tx.items() if key != "from"}
+            signed.update(fees.fields, chainId=self._chain_id, nonce=nonce, gas=gas)
+            raw = account.sign_transaction(signed).raw_transaction
+            tx_hash = self._w3.eth.send_raw_transaction(raw)
+            return self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._receipt_timeout, poll_latency=0.05)
+        except TimeExhausted as exc:
+            raise ChainError(f"{function} was not confirmed within {self._receipt_timeout:.0f} s") from exc
+        except (Web3Exception, OSError) as exc:
+            who = "operator" if account.address == self._operator.address else "identity account"
+            raise ChainError(_send_failure(function, account.address, who, exc)) from exc
+
+    def _top_up(self, address: str, amount: int) -> None:
+        """Send ``amount`` wei from the operator to ``address`` (external chains, where accounts pay fees)."""
+        if amount <= 0:
+            return
+        with self._send_lock(self._operator.address):
+            fees = self._fees.fees(self._w3)
+            try:
+                nonce = self._w3.eth.get_transaction_count(self._operator.address, "pending")
+                signed: dict[str, Any] = {"to": address, "value": amount, "data": b"", "chainId": self._chain_id}
+                signed.update(fees.fields, nonce=nonce, gas=TRANSFER_GAS)
+                raw = self._operator.sign_transaction(signed).raw_transaction
+                receipt = self._w3.eth.wait_for_transaction_receipt(
+                    self._w3.eth.send_raw_transaction(raw), timeout=self._receipt_timeout, poll_latency=0.05
+                )
+            except TimeExhausted as exc:
+                raise ChainError(f"funding {address} was not confirmed within {self._receipt_timeout:.0f} s") from exc
+            except (Web3Exception, OSError) as exc:
+                raise ChainError(_send_failure("funding " + address, self._operator.address, "operator", exc)) from exc
+        if receipt["status"] != 1:
+            raise ChainError(f"the operator could not fund {address}: the transfer failed")
+        logger.info("funded %s with %s wei", address, amount)
 
     def _revert_reason(self, receipt: Any, sender: str, data: str) -> str:
         output = receipt.get("revertReason")
@@ -461,28 +556,54 @@ class LedgerService:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _deploy(w3: Web3, operator: LocalAccount, default_training: str) -> str:
+def _deploy(w3: Web3, operator: LocalAccount, default_training: str, fees: FeePolicy) -> str:
     artifact = load_artifact()
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    tx = {
-        "type": 2,
-        "chainId": int(w3.eth.chain_id),
-        "nonce": w3.eth.get_transaction_count(operator.address),
-        "to": b"",
-        "value": 0,
-        "gas": 20_000_000,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-        "data": factory.constructor(default_training).data_in_transaction,
-    }
+    data = factory.constructor(default_training).data_in_transaction
     try:
+        gas = fees.gas_for(w3, {"from": operator.address, "data": data, "value": 0}, 20_000_000)
+        tx = {
+            **fees.fees(w3).fields,
+            "chainId": int(w3.eth.chain_id),
+            "nonce": w3.eth.get_transaction_count(operator.address, "pending"),
+            "to": b"",
+            "value": 0,
+            "gas": gas,
+            "data": data,
+        }
         tx_hash = w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)
-    except Web3Exception as exc:
-        raise ChainError(f"could not deploy the Swarm contract: {exc}") from exc
+    except (Web3Exception, OSError) as exc:
+        raise ChainError(
+            f"could not deploy the Swarm contract: {_send_failure('deploy', operator.address, 'operator', exc)}"
+        ) from exc
     if receipt["status"] != 1 or not receipt["contractAddress"]:
         raise ChainError("deploying the Swarm contract failed")
     return str(receipt["contractAddress"])
+
+
+def _send_failure(what: str, address: str, who: str, exc: BaseException) -> str:
+    """A message for a transaction the node refused, saying what to do about the usual causes."""
+    text = str(exc)
+    lowered = text.lower()
+    if "insufficient funds" in lowered:
+        return (
+            f"{what}: account {address} ({who}) cannot pay for gas ({text}); fund the operator account "
+            "(--eth-operator-key-file) so it can pay and top up the identity accounts"
+        )
+    if "fee" in lowered or "underpriced" in lowered or "gas price" in lowered:
+        return f"{what} was underpriced for the network's fee market ({text}); the base fee may have jumped, retry"
+    if "nonce" in lowered:
+        return f"{what}: nonce conflict for {address} ({text}); is another SN signing with the same operator key?"
+    return f"{what} could not be sent: {text}"
+
+
+def _check_same_chain(deployment_file: Path, recorded: int, current: int) -> None:
+    if recorded != current:
+        raise ChainError(
+            f"{deployment_file} records a contract on chain {recorded}, but this node is chain {current}; "
+            "connect to the original network or remove the file to deploy anew"
+        )
 
 
 def _secret_file(path: Path) -> bytes:
