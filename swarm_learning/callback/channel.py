@@ -27,6 +27,7 @@ import grpc
 import numpy as np
 
 from swarm_learning.callback.config import CallbackConfig
+from swarm_learning.envvars import env_seconds
 from swarm_learning.errors import NetworkError
 from swarm_learning.proto import ml_channel_pb2 as pb
 from swarm_learning.proto import ml_channel_pb2_grpc as pb_grpc
@@ -75,17 +76,7 @@ def socket_path_from_env(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def connect_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    raw = env.get("SWARM_SL_CONNECT_TIMEOUT")
-    if not raw:
-        return DEFAULT_CONNECT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ChannelError(f"SWARM_SL_CONNECT_TIMEOUT has to be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ChannelError(f"SWARM_SL_CONNECT_TIMEOUT has to be >= 0, got {raw!r}")
-    return value
+    return env_seconds("SWARM_SL_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT, environ)
 
 
 def _reason(exc: grpc.RpcError) -> str:
