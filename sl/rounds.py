@@ -49,7 +49,8 @@ from swarm_learning.weights import (
 log = logging.getLogger("swarm.SL")
 
 POLL_SECONDS = 5.0  # longest wait between two looks at the chain (conditions that depend on the clock)
-TAKEOVER_RETRY_SECONDS = 30.0  # a refused take-over is a (reverted) block: do not repeat it in a tight loop
+TAKEOVER_RETRY_SECONDS = 30.0
+GATHER_WORKERS = 4  # concurrent downloads of participants' weights by a round's leader  # a refused take-over is a (reverted) block: do not repeat it in a tight loop
 
 
 @dataclass(frozen=True)
@@ -393,20 +394,26 @@ class RoundCoordinator:
         """Fetch every participant's weights; keep those matching the majority's tensors (keys, shapes, dtypes)."""
         fetched: list[tuple[api.CheckInView, dict]] = []
         excluded: dict[str, str] = {}
-        for checkin in rnd.participants:
+
+        def load(checkin: api.CheckInView) -> dict:
+            if checkin.identity == self.me:
+                return load_weights(self._local_path(checkin.uri))
+            dest = self.exchange_dir / f"peer-{_safe(checkin.identity)}-r{rnd.number}.safetensors"
             try:
-                if checkin.identity == self.me:
-                    model = load_weights(self._local_path(checkin.uri))
-                else:
-                    dest = self.exchange_dir / f"peer-{_safe(checkin.identity)}-r{rnd.number}.safetensors"
-                    self.fetcher.fetch(checkin.uri, dest)
-                    model = load_weights(dest)
-                    dest.unlink(missing_ok=True)
-            except SwarmLearningError as exc:
-                log.warning("round %s: excluding %s: %s", rnd.number, checkin.identity, exc)
-                excluded[checkin.identity] = str(exc)
-                continue
-            fetched.append((checkin, model))
+                self.fetcher.fetch(checkin.uri, dest)
+                return load_weights(dest)
+            finally:
+                dest.unlink(missing_ok=True)
+
+        # peers' files are downloaded in parallel: a round waits for the slowest peer, not for their sum
+        with ThreadPoolExecutor(max_workers=GATHER_WORKERS, thread_name_prefix="gather") as pool:
+            futures = [(checkin, pool.submit(load, checkin)) for checkin in rnd.participants]
+            for checkin, future in futures:
+                try:
+                    fetched.append((checkin, future.result()))
+                except SwarmLearningError as exc:
+                    log.warning("round %s: excluding %s: %s", rnd.number, checkin.identity, exc)
+                    excluded[checkin.identity] = str(exc)
         reference = _majority_reference(
             [m for _, m in fetched], prefer=next((m for c, m in fetched if c.identity == self.me), None)
         )
