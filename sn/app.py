@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sn import views
 from sn.ledger_service import LedgerService
+from sn.network import NotAnSN, SNNetwork
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ContractRevert, SwarmLearningError
 from swarm_learning.https import peer_identity
@@ -23,8 +24,13 @@ Caller = Annotated[str, Depends(peer_identity)]
 MAX_WAIT_SECONDS = 30.0
 
 
-def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
+def create_app(ledger: LedgerService, own_identity: str, network: SNNetwork | None = None) -> FastAPI:
     app = FastAPI(title="Swarm Network API", version="1")
+
+    @app.exception_handler(NotAnSN)
+    def _not_an_sn(request: Request, exc: NotAnSN) -> JSONResponse:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=403, content=api.ErrorBody(code=exc.code, message=str(exc)).model_dump())
 
     @app.exception_handler(ContractRevert)
     def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
@@ -143,4 +149,41 @@ def create_app(ledger: LedgerService, own_identity: str) -> FastAPI:
             ops = [op for op in ops if op.what != "heartbeat"]
         return ops[-limit:] if limit else ops
 
+    if network is not None:
+        _add_network_routes(app, ledger, network)
     return app
+
+
+def _add_network_routes(app: FastAPI, ledger: LedgerService, network: SNNetwork) -> None:
+    """The SN network's routes (``sn.network`` explains joining and forwarding; only SNs may call the POSTs)."""
+
+    @app.get("/network")
+    def network_view(_: Caller) -> api.NetworkView:
+        head = ledger.head()
+        return network.view(head.height, head.hash)
+
+    @app.get("/chain/blocks/{number}")
+    def block(_: Caller, number: int) -> api.BlockView:
+        chain = network.chain
+        if chain is None or not 0 <= number <= chain.height:
+            raise HTTPException(status_code=404, detail=f"no block {number} on this SN")
+        header = chain.header_at(number)
+        return api.BlockView(
+            number=number,
+            hash="0x" + bytes(header.hash).hex(),
+            parent_hash="0x" + bytes(header.parent_hash).hex(),
+            timestamp=int(header.timestamp),
+            transactions=len(chain.block_at(number).transactions),
+        )
+
+    @app.post("/network/join")
+    def network_join(caller: Caller, body: api.NetworkJoin) -> api.NetworkJoinPlan:
+        return network.handle_join(caller, body, ledger)
+
+    @app.post("/network/ready")
+    def network_ready(caller: Caller, body: api.NetworkReady) -> api.NetworkRole:
+        return network.handle_ready(caller, body, ledger)
+
+    @app.post("/network/submit")
+    def network_submit(caller: Caller, body: api.NetworkSubmit) -> api.NetworkSubmitted:
+        return network.handle_submit(caller, body)

@@ -39,12 +39,54 @@ log = logging.getLogger("swarm.SN")
     type=click.Path(path_type=Path),
     help="Chain data (ledger entries, keys); history survives restarts when this folder is kept.",
 )
+@click.option(
+    "--join-timeout",
+    envvar="SN_JOIN_TIMEOUT",
+    default=120.0,
+    type=float,
+    help="Give up joining through --sentinel-ip after this many seconds (retries with back-off until then).",
+)
 @click.option("--port-file", default=None, type=click.Path(path_type=Path), help="Write the bound API port here.")
+@click.option(
+    "--eth-rpc-url",
+    envvar="SN_ETH_RPC_URL",
+    default=None,
+    help="Use this existing Ethereum network (http[s] JSON-RPC: geth, Besu, anvil) instead of the embedded chain.",
+)
+@click.option(
+    "--eth-operator-key-file",
+    envvar="SN_ETH_OPERATOR_KEY_FILE",
+    default=None,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="With --eth-rpc-url: hex private key of the funded account that deploys, registers nodes and pays fees.",
+)
+@click.option(
+    "--eth-chain-id",
+    envvar="SN_ETH_CHAIN_ID",
+    default=None,
+    type=int,
+    help="With --eth-rpc-url: refuse to start if the node serves another chain.",
+)
+@click.option(
+    "--eth-contract-address",
+    envvar="SN_ETH_CONTRACT_ADDRESS",
+    default=None,
+    help="With --eth-rpc-url: the Swarm contract deployed by the first SN (kept in the data dir afterwards).",
+)
+@click.option(
+    "--eth-max-fee-gwei",
+    envvar="SN_ETH_MAX_FEE_GWEI",
+    default=None,
+    type=float,
+    help="With --eth-rpc-url: refuse to pay more than this per gas.",
+)
 @identity_options
 @apls_options
 def main(**options: Any) -> None:
     """Run a Swarm Network node until SIGTERM/SIGINT."""
     configure()
+    source = click.get_current_context().get_parameter_source("sn_p2p_port")
+    options["p2p_port_given"] = source not in (None, click.core.ParameterSource.DEFAULT)
     try:
         config = SNConfig.from_cli(options)
         run_sn(config)

@@ -22,19 +22,29 @@ class SNConfig(BaseModel):
     host_ip: str
     api_port: int
     p2p_port: int
+    p2p_port_given: bool = False  # False: the default p2p port; a new network may then use another free one
+    join_timeout: float = 120.0
     bind: str
     data_dir: Path
     port_file: Path | None
+    eth_rpc_url: str | None = None
+    eth_operator_key_file: Path | None = None
+    eth_chain_id: int | None = None
+    eth_contract_address: str | None = None
+    eth_max_fee_gwei: float | None = None
+
+    @property
+    def external_chain(self) -> bool:
+        return self.eth_rpc_url is not None
 
     @classmethod
     def from_cli(cls, o: dict[str, Any]) -> SNConfig:
-        if not o["sentinel"] and not o["sentinel_ip"]:
+        if o.get("eth_rpc_url") and not o.get("eth_operator_key_file"):
+            raise ConfigurationError("--eth-rpc-url needs --eth-operator-key-file (a funded account's hex private key)")
+        if not o["sentinel"] and not o["sentinel_ip"] and not o.get("eth_rpc_url"):
             raise ConfigurationError("give --sentinel to start a new swarm network, or --sentinel-ip to join one")
-        if not o["sentinel"]:
-            raise ConfigurationError(
-                "joining an existing swarm network (--sentinel-ip) is not available in this release yet; "
-                "start this SN with --sentinel"
-            )
+        if o.get("join_timeout", 1.0) <= 0:
+            raise ConfigurationError("--join-timeout must be a positive number of seconds")
         return cls(
             identity=load_identity(o["cert"], o["key"], o["capath"], o["cacert"]),
             sentinel=bool(o["sentinel"]),
@@ -43,7 +53,14 @@ class SNConfig(BaseModel):
             host_ip=o["host_ip"],
             api_port=o["sn_api_port"],
             p2p_port=o["sn_p2p_port"],
+            p2p_port_given=bool(o.get("p2p_port_given", False)),
+            join_timeout=float(o.get("join_timeout", 120.0)),
             bind=o["bind"],
             data_dir=Path(o["data_dir"]),
             port_file=o["port_file"],
+            eth_rpc_url=o.get("eth_rpc_url"),
+            eth_operator_key_file=o.get("eth_operator_key_file"),
+            eth_chain_id=o.get("eth_chain_id"),
+            eth_contract_address=o.get("eth_contract_address"),
+            eth_max_fee_gwei=o.get("eth_max_fee_gwei"),
         )

@@ -10,6 +10,7 @@ import click
 from certs.gen_cert import main as gen_cert
 from sl.cli import main as sl_main
 from sn.cli import main as sn_main
+from swarm_learning.chain_cli import chain
 from swarm_learning.errors import SwarmLearningError
 from swarm_learning.progress import ProgressView
 from swarm_learning.runlocal import RunLocalOptions, parse_env, run_local
@@ -74,6 +75,7 @@ def run_local_cmd(
 main.add_command(gen_cert, "gen-cert")
 main.add_command(sn_main, "sn")
 main.add_command(sl_main, "sl")
+main.add_command(chain)
 
 if __name__ == "__main__":
     main()

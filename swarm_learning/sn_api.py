@@ -146,3 +146,79 @@ class OperationView(_Model):
 
 class ChainHeight(_Model):
     height: int
+
+
+# -- SN network (issue 3): joining, forwarding writes, and the network's state -------------------------------------
+# Only SN certificates may call the /network routes that change the network (join, ready, submit); any swarm
+# certificate may read GET /network and GET /chain/blocks/{number}.
+
+
+class NetworkJoin(_Model):
+    """A joining SN's request: the URL its etcd member's peer port is reached at (https://HOST:P2P_PORT)."""
+
+    peer_url: str = Field(min_length=9, max_length=300)
+
+
+class NetworkJoinPlan(_Model):
+    """The answer to a join: what the joiner starts its member with, and what it serves once caught up."""
+
+    network_id: str
+    member_name: str
+    member_id: str  # hex
+    initial_cluster: str
+    contract_address: str
+    identity_secret: str  # hex: every SN of a network derives the same account for a node identity
+    height: int  # the answering SN's applied height: catch up to at least this before asking to be ready
+
+
+class NetworkReady(_Model):
+    """A joined SN has caught up: promote it if the voting set is small, let its operator register nodes."""
+
+    peer_url: str
+    operator_address: str
+    api_host: str
+    api_port: int = Field(ge=1, le=65535)
+
+
+class NetworkRole(_Model):
+    member_name: str
+    voter: bool
+
+
+class NetworkSubmit(_Model):
+    """A learner SN forwards an entry (hex of its encoded form) to a voting SN, which appends it to the log."""
+
+    entry: str
+
+
+class NetworkSubmitted(_Model):
+    seq: int
+
+
+class NetworkMemberView(_Model):
+    id: str
+    name: str
+    peer_urls: list[str]
+    voter: bool
+    leader: bool
+    api: str | None  # host:port of its SN API when known
+
+
+class NetworkView(_Model):
+    network_id: str
+    member_name: str
+    voter: bool
+    leader: str | None
+    members: list[NetworkMemberView]
+    applied: int  # the last log entry this SN applied (= its chain height)
+    height: int
+    head_hash: str
+    error: str | None = None  # why the membership could not be read (e.g. this SN's etcd member is down)
+
+
+class BlockView(_Model):
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+    transactions: int

@@ -172,3 +172,19 @@ class SNClient:
         return TypeAdapter(list[api.OperationView]).validate_python(
             self._request("GET", "/history", params=params).json()
         )
+
+    # -- SN network (issue 3) ----------------------------------------------------------------------------------
+    def network(self) -> api.NetworkView:
+        return self._get("/network", api.NetworkView)
+
+    def block(self, number: int) -> api.BlockView:
+        return self._get(f"/chain/blocks/{number}", api.BlockView)
+
+    def network_join(self, body: api.NetworkJoin) -> api.NetworkJoinPlan:
+        return api.NetworkJoinPlan.model_validate(self._post("/network/join", body).json())
+
+    def network_ready(self, body: api.NetworkReady) -> api.NetworkRole:
+        return api.NetworkRole.model_validate(self._post("/network/ready", body).json())
+
+    def network_submit(self, body: api.NetworkSubmit) -> api.NetworkSubmitted:
+        return api.NetworkSubmitted.model_validate(self._post("/network/submit", body).json())

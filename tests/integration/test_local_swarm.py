@@ -12,7 +12,12 @@ from swarm_learning.runlocal import LocalSwarm, RunLocalOptions
 from tests.conftest import CertFactory
 from tests.integration.harness import PROGRAMS, logs_of, run_local, start_sn
 
-FAST_QUORUM = {"SL_WAIT_FOR_FULL_QUORUM_SECONDS": "3", "SL_HEARTBEAT_SECONDS": "1", "SL_PEER_STALE_SECONDS": "4"}
+FAST_QUORUM = {
+    "SL_WAIT_FOR_FULL_QUORUM_SECONDS": "3",
+    "SL_HEARTBEAT_SECONDS": "1",
+    "SL_PEER_STALE_SECONDS": "4",
+    "SL_LEADER_FAILURE_BASE_TIMEOUT": "5",  # a killed peer may be the leader of a closed round
+}
 
 
 def test_two_sites_train_together_and_end_with_the_same_model(tmp_path: Path, swarm_ca: CertFactory) -> None:
