@@ -34,14 +34,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.bench_sync import sync_swarm
 from certs.gen_cert import generate
 from swarm_learning.errors import SwarmLearningError
 from swarm_learning.progress import ProgressView
-from swarm_learning.runlocal import LocalSwarm, Proc, RunLocalOptions
+from swarm_learning.runlocal import LocalSwarm, Proc
 from swarm_learning.sn_client import SNClient
 from swarm_learning.tls import TLSIdentity
 
-PROGRAM = Path(__file__).with_name("sync_program.py")
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90.0  # per SN: start, join, catch up
 JOIN_TIMEOUT = 30  # seconds an SN keeps retrying its join before it exits
@@ -407,17 +407,7 @@ def count_per_round(ops: list[dict[str, Any]], training: str) -> dict[str, Any]:
 
 
 def one_swarm(nodes: int, rounds: int, params: int, workdir: Path) -> dict[str, Any]:
-    swarm = LocalSwarm(
-        RunLocalOptions(
-            nodes=nodes,
-            program=PROGRAM,
-            data_dirs=(),
-            workdir=workdir,
-            json_summary=None,
-            timeout_s=300,
-            env={"PARAMS": str(params), "ROUNDS": str(rounds), "MIN_PEERS": str(nodes)},
-        )
-    )
+    swarm = sync_swarm(nodes, params, rounds, workdir, timeout_s=300)
     started = time.monotonic()
     try:
         swarm.start()

@@ -64,18 +64,23 @@ def tls_stream_seconds(nbytes: int, certs: Path) -> float:
     return elapsed
 
 
-def one_config(nodes: int, params: int, rounds: int, workdir: Path) -> dict[str, float]:
-    swarm = LocalSwarm(
+def sync_swarm(nodes: int, params: int, rounds: int, workdir: Path, timeout_s: float = 1800) -> LocalSwarm:
+    """A local swarm of ``nodes`` sites whose ML side is ``sync_program.py`` (``params`` float32 weights)."""
+    return LocalSwarm(
         RunLocalOptions(
             nodes=nodes,
             program=PROGRAM,
             data_dirs=(),
             workdir=workdir,
             json_summary=None,
-            timeout_s=1800,
+            timeout_s=timeout_s,
             env={"PARAMS": str(params), "ROUNDS": str(rounds), "MIN_PEERS": str(nodes)},
         )
     )
+
+
+def one_config(nodes: int, params: int, rounds: int, workdir: Path) -> dict[str, float]:
+    swarm = sync_swarm(nodes, params, rounds, workdir)
     try:
         swarm.start()
         ok, _ = swarm.wait(ProgressView(Console(quiet=True)))

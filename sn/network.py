@@ -56,6 +56,7 @@ from sn.consensus import (
 )
 from sn.consensus.client import ETCD_ERRORS, connect
 from sn.consensus.entry_log import decode_entry, encode_entry
+from sn.consensus.etcd_sink import wait_until_applied
 from sn.ledger_service import LedgerService
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ConfigurationError, IdentityError, SNUnavailable, SwarmLearningError
@@ -556,11 +557,4 @@ class NetworkSink:
         if self._network.is_voter():
             self._etcd_sink.propose(entry)
             return
-        seq = self._network.forward(entry)
-        self._follower.notify()
-        block = self._follower.wait_applied(seq, self._apply_timeout)
-        if block is None:
-            return
-        for raw, why in block.skipped:
-            if raw in entry.raw_txs:
-                raise ChainError(f"the transaction was left out of block {block.number}: {why}")
+        wait_until_applied(self._follower, self._network.forward(entry), entry, self._apply_timeout)

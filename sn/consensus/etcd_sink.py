@@ -244,6 +244,17 @@ class EntryFollower:
             self._changed.notify_all()
 
 
+def wait_until_applied(follower: EntryFollower, seq: int, entry: LedgerEntry, timeout: float) -> None:
+    """Wait until this SN applied log entry ``seq``; raise if any of ``entry``'s transactions was left out."""
+    follower.notify()
+    block = follower.wait_applied(seq, timeout)
+    if block is None:
+        return
+    for raw, why in block.skipped:
+        if raw in entry.raw_txs:
+            raise ChainError(f"the transaction was left out of block {block.number}: {why}")
+
+
 class EtcdSink:
     """An asynchronous ``EntrySink``: appends to the etcd log and waits until the local follower applied it."""
 
@@ -269,14 +280,7 @@ class EtcdSink:
         self._next = 1
 
     def propose(self, entry: LedgerEntry) -> None:
-        seq = self.append(entry)
-        self.follower.notify()
-        block = self.follower.wait_applied(seq, self._apply_timeout)
-        if block is None:
-            return
-        for raw, why in block.skipped:
-            if raw in entry.raw_txs:
-                raise ChainError(f"the transaction was left out of block {block.number}: {why}")
+        wait_until_applied(self.follower, self.append(entry), entry, self._apply_timeout)
 
     def append(self, entry: LedgerEntry) -> int:
         """Append ``entry`` to the log; return its sequence number (= its block number)."""
