@@ -34,6 +34,7 @@ def _heartbeats(sn: SNClient, every: float, stop: threading.Event, state: Sessio
             sn.heartbeat()
         except SwarmLearningError as exc:
             log.warning("heartbeat to SN failed: %s", exc)
+        sn.learn_network()  # SNs that joined since: more places to fail over to
 
 
 def run_sl(config: SLConfig, stop: threading.Event) -> int:
@@ -54,6 +55,7 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
     try:
         sn.is_up()
         node = sn.register("sl", config.host_ip, files.port)
+        sn.learn_network()
         log.info(
             "registered with SN %s:%s as %s (account %s); file server on port %s",
             config.sn_ip,

@@ -500,6 +500,8 @@ class LedgerService:
                 needed = gas * fees.max_price + int(tx.get("value", 0))
                 if int(self._w3.eth.get_balance(account.address)) < needed:
                     self._top_up(account.address, max(self._fees.funding_wei, 2 * needed))
+            if self._chain is not None:  # the identity may have written through another SN a moment ago
+                self._chain.catch_up(self._receipt_timeout)
             nonce = self._w3.eth.get_transaction_count(account.address, "pending")
             signed = {key: value for key, value in tx.items() if key != "from"}
             signed.update(fees.fields, chainId=self._chain_id, nonce=nonce, gas=gas)

@@ -11,9 +11,14 @@ How an SN starts (``SNNetwork.start``), decided by what its data directory holds
   network id, contract address and the network's identity secret (so every SN signs for a node identity with the
   same account, and an SL can use any SN). This SN starts its member with that plan, follows the log until it has
   applied at least the height the answering SN had, opens the ledger, and then calls ``POST /network/ready``: the
-  answering SN lets this SN's operator account register nodes and **promotes the member to voter while the
-  network has fewer than three voters**. Later SNs stay learners (the voting set stays small and odd); promoting a
-  learner when a voter leaves is not automatic yet (``sn.consensus.promote`` does it by hand).
+  answering SN lets this SN's operator account register nodes and decides its role.
+
+**Who votes.** The first three SNs become voters. After that SNs join in pairs, because etcd allows only one learner
+at a time: the 4th SN stays a learner; when the 5th joins, the 4th is promoted first and the 5th is promoted once it
+has caught up, so the voting set is 5; the 6th waits as a learner, and so on. Whenever no join is in progress the
+voting set is odd (1, 3, 5, 7, ...) and at most one SN is a learner. A learner added but never started is dropped
+when the next SN joins. A voter that is down counts against the quorum until it comes back (a majority of voters
+must be up for writes); removing a voter for good is not automatic (``sn.consensus.remove_member``).
 
 Writes: a voter appends its entries to the log itself. A learner cannot write to etcd, so ``NetworkSink`` forwards
 the entry to a voting SN's API (``POST /network/submit``) and waits until its own follower has applied it.
@@ -53,6 +58,7 @@ from sn.consensus import (
     list_members,
     member_status,
     promote,
+    remove_member,
 )
 from sn.consensus.client import ETCD_ERRORS, connect
 from sn.consensus.entry_log import decode_entry, encode_entry
@@ -67,7 +73,7 @@ logger = logging.getLogger(__name__)
 
 NETWORK_FILE = "network.json"
 ETCD_PID_FILE = "etcd.pid"
-MAX_VOTERS = 3
+FIRST_VOTERS = 3
 CATCH_UP_TIMEOUT = 120.0
 _VIEW_ERRORS: tuple[type[BaseException], ...] = (SwarmLearningError, *ETCD_ERRORS)
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -368,6 +374,7 @@ class SNNetwork:
             raise ConsensusError(f"this SN ({self.identity_name}) is a learner: join through a voting SN")
         name = member_name(caller)
         with self._membership_lock:
+            self._settle_waiting_learner(member.client_url, request.peer_url)
             plan = add_learner(member.client_url, name, request.peer_url, timeout=60.0)
         logger.info("SN %s joins the network as member %s (%s)", caller, name, request.peer_url)
         secret = (self.options.data_dir / LedgerService.IDENTITY_SECRET_FILE).read_text().strip()
@@ -381,6 +388,20 @@ class SNNetwork:
             height=self.follower.last_applied,
         )
 
+    def _settle_waiting_learner(self, client_url: str, joiner_peer_url: str) -> None:
+        """Make room for a new learner (etcd allows one at a time): promote the learner that waits (the voting set
+        goes from odd to even, and the joiner's promotion makes it odd again), or drop one that never started."""
+        for waiting in list_members(client_url, timeout=5.0):
+            if not waiting.is_learner or joiner_peer_url.rstrip("/") in (u.rstrip("/") for u in waiting.peer_urls):
+                continue
+            url = waiting.peer_urls[0]
+            if not waiting.name:
+                logger.warning("removing learner %s: it was added but never started", url)
+                remove_member(client_url, url, timeout=30.0)
+            else:
+                logger.info("promoting the waiting learner %s so that another SN can join", waiting.name)
+                promote(client_url, url, timeout=60.0)
+
     def handle_ready(self, caller: str, request: api.NetworkReady, ledger: LedgerService) -> api.NetworkRole:
         require_sn(caller)
         member = self._member()
@@ -391,7 +412,7 @@ class SNNetwork:
             if mine is None:
                 raise ConsensusError(f"no member with peer URL {request.peer_url}; join first")
             voter = not mine.is_learner
-            if not voter and voters < MAX_VOTERS:
+            if not voter and (voters < FIRST_VOTERS or voters % 2 == 0):
                 promote(member.client_url, request.peer_url, timeout=60.0)
                 voter = True
         ledger.add_operator(request.operator_address)
@@ -424,6 +445,9 @@ class SNNetwork:
         try:
             status = member_status(member.client_url, timeout=2.0)
             apis = self._api_records()
+            voter = self.is_voter()
+            if not voter:  # etcd answers the member list on voters only: ask a voting SN
+                return self._view_through_voter(height, head_hash, applied)
             for m in list_members(member.client_url, timeout=2.0):
                 is_leader = m.id == status.leader_id
                 members.append(api.NetworkMemberView(
@@ -447,6 +471,30 @@ class SNNetwork:
             head_hash=head_hash,
             error=error,
         )
+
+    def _view_through_voter(self, height: int, head_hash: str, applied: int) -> api.NetworkView:
+        assert self.state is not None
+        problems: list[str] = []
+        for address in self.voter_apis():
+            host, _, port = address.rpartition(":")
+            client = SNClient(host, int(port), self.options.identity, retry_seconds=2.0)
+            try:
+                theirs = client.network()
+            except SwarmLearningError as exc:
+                problems.append(f"{address}: {exc}")
+                continue
+            finally:
+                client.close()
+            return theirs.model_copy(update={
+                "member_name": self.state.member_name, "voter": False, "applied": applied, "height": height,
+                "head_hash": head_hash,
+            })  # fmt: skip
+        return api.NetworkView(
+            network_id=self.state.network_id, member_name=self.state.member_name, voter=False, leader=None,
+            members=[], applied=applied, height=height, head_hash=head_hash,
+            error="this SN is a learner and no voting SN answered for the member list: " + ("; ".join(problems)
+                                                                                          or "none known"),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------------------------ membership
 
@@ -558,3 +606,7 @@ class NetworkSink:
             self._etcd_sink.propose(entry)
             return
         wait_until_applied(self._follower, self._network.forward(entry), entry, self._apply_timeout)
+
+    def catch_up(self, timeout: float) -> None:
+        # etcd serves linearizable reads on voters only; a learner reads its own copy (it trails by milliseconds)
+        self._etcd_sink.catch_up(timeout, linearizable=self._network.is_voter())

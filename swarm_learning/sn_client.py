@@ -1,12 +1,19 @@
-"""Client of the SN API, used by SL (and later SWCI/SWOP): typed calls, mutual TLS, bounded retries.
+"""Client of the SN API, used by SL (and later SWCI/SWOP): typed calls, mutual TLS, bounded retries, fail-over.
 
 Transient failures (SN restarting, connection refused, 5xx) are retried with back-off for up to
 ``retry_seconds``; a contract revert (HTTP 409) is raised at once as :class:`ContractRevert`.
+
+**Fail-over.** Every SN of a Swarm Network serves the same chain, so a client may use any of them. The client
+starts with the SN it was given (its "home" SN); ``learn_network()`` adds the API addresses of the network's other
+SNs (from ``GET /network``). When the current SN stops answering for ``failover_after`` seconds, the next request
+goes to the next known SN, round robin, until one answers or ``retry_seconds`` have passed. Writes are safe to
+repeat on another SN: the contract's state transitions are idempotent for the same caller (see ``sl/rounds.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, TypeVar
 
@@ -14,7 +21,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from swarm_learning import sn_api as api
-from swarm_learning.errors import ContractRevert, NetworkError, SNUnavailable
+from swarm_learning.errors import ContractRevert, NetworkError, SNUnavailable, SwarmLearningError
 from swarm_learning.tls import TLSIdentity
 
 log = logging.getLogger(__name__)
@@ -22,15 +29,63 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class SNClient:
-    def __init__(self, host: str, port: int, identity: TLSIdentity, *, retry_seconds: float = 120.0) -> None:
-        self.base_url = f"https://{host}:{port}"
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        identity: TLSIdentity,
+        *,
+        retry_seconds: float = 120.0,
+        failover_after: float = 3.0,
+    ) -> None:
         self.retry_seconds = retry_seconds
-        self._http = httpx.Client(
-            base_url=self.base_url, verify=identity.client_context(), timeout=httpx.Timeout(60.0, connect=10.0)
-        )
+        self.failover_after = failover_after
+        self._endpoints = [f"https://{host}:{port}"]
+        self._current = 0
+        self._endpoints_lock = threading.Lock()
+        self._http = httpx.Client(verify=identity.client_context(), timeout=httpx.Timeout(60.0, connect=10.0))
+
+    @property
+    def base_url(self) -> str:
+        """The SN this client talks to now (its home SN until that one fails)."""
+        return self._endpoints[self._current]
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every SN API this client knows, home SN first."""
+        with self._endpoints_lock:
+            return list(self._endpoints)
 
     def close(self) -> None:
         self._http.close()
+
+    def learn_network(self) -> list[str]:
+        """Add the other SNs of the network (``GET /network``) as fail-over targets; return all known endpoints.
+
+        An SN that cannot tell (an external-chain SN, or its membership is unreadable right now) leaves the list as
+        it is; this never raises for that.
+        """
+        try:
+            view = self.network()
+        except SwarmLearningError as exc:
+            log.debug("cannot learn the swarm network's SNs from %s: %s", self.base_url, exc)
+            return self.endpoints
+        with self._endpoints_lock:
+            for member in view.members:
+                if member.api:
+                    url = f"https://{member.api}"
+                    if url not in self._endpoints:
+                        self._endpoints.append(url)
+                        log.info("SN %s is a fail-over target for this node", member.api)
+            return list(self._endpoints)
+
+    def _fail_over(self, reason: str) -> None:
+        with self._endpoints_lock:
+            if len(self._endpoints) < 2:
+                return
+            failed = self._endpoints[self._current]
+            self._current = (self._current + 1) % len(self._endpoints)
+            log.warning("SN API %s unreachable (%s); switching to SN API %s", failed, reason, self.base_url)
 
     # -- transport -------------------------------------------------------------------------------------------
     def _request(
@@ -44,13 +99,15 @@ class SNClient:
     ) -> httpx.Response:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
+        failing_since: float | None = None
         while True:
             started = time.monotonic()
+            url = self.base_url + path
             try:
                 if timeout is None:
-                    resp = self._http.request(method, path, json=json, params=params)
+                    resp = self._http.request(method, url, json=json, params=params)
                 else:
-                    resp = self._http.request(method, path, json=json, params=params, timeout=timeout)
+                    resp = self._http.request(method, url, json=json, params=params, timeout=timeout)
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
@@ -60,11 +117,18 @@ class SNClient:
                     )
                     return self._raise_for_status(resp)
                 reason = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            if time.monotonic() + delay > deadline:
+            now = time.monotonic()
+            if now + delay > deadline:
+                tried = ", ".join(self.endpoints)
                 raise SNUnavailable(
-                    f"Unable to contact API-Server at {self.base_url} ({reason}); check that the SN is running, "
+                    f"Unable to contact API-Server at {tried} ({reason}); check that the SN is running, "
                     "that --sn-ip/--sn-api-port are right and that its certificate is from the swarm's CA"
                 )
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= self.failover_after and len(self._endpoints) > 1:
+                self._fail_over(reason)
+                failing_since, delay = None, 0.2
+                continue
             log.warning("SN API %s unreachable (%s); retrying in %.1fs", self.base_url, reason, delay)
             time.sleep(delay)  # back-off between retries of a failed request, bounded by retry_seconds
             delay = min(delay * 2, 5.0)

@@ -74,6 +74,9 @@ class EntrySink(Protocol):
 
     def propose(self, entry: LedgerEntry) -> None: ...
 
+    def catch_up(self, timeout: float) -> None:
+        """Return once this chain has applied every entry the network committed before the call."""
+
 
 class LocalSink:
     """A single SN: every entry is applied at once."""
@@ -85,6 +88,9 @@ class LocalSink:
 
     def propose(self, entry: LedgerEntry) -> None:
         self._chain.apply(entry)
+
+    def catch_up(self, timeout: float) -> None:
+        return None  # one SN: everything committed is applied
 
 
 class ExecutionFailed(ChainError):
@@ -148,6 +154,14 @@ class EmbeddedChain:
 
     def set_sink(self, sink: EntrySink) -> None:
         self._sink = sink
+
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Wait until every entry committed anywhere in the network before this call is applied here.
+
+        Call it before reading state that another SN may have just changed, e.g. an account's next nonce when the
+        same identity wrote through another SN a moment ago.
+        """
+        self._sink.catch_up(timeout)
 
     def close(self) -> None:
         with self._lock:

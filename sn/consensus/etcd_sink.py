@@ -331,9 +331,36 @@ class EtcdSink:
             return True, seq  # an earlier attempt whose answer was lost did write it
         return False, self._tail(client) + 1
 
-    def _tail(self, client: Any) -> int:
+    def catch_up(self, timeout: float, *, linearizable: bool = True) -> None:
+        """Wait until the local follower applied the log's last entry as of now (a linearizable read of the tail
+        through the leader; ``linearizable=False`` reads the local member's copy, e.g. on a learner)."""
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            try:
+                tail = self._tail(self._connected(), serializable=not linearizable)
+                break
+            except ETCD_ERRORS as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConsensusError(
+                        f"could not read the network's entry log through {self._client_url} within {timeout:.0f} s "
+                        f"({type(exc).__name__}): is a majority of the SNs up?"
+                    ) from exc
+                time.sleep(min(pause, remaining))  # backoff while etcd has no leader or is restarting
+                pause = min(pause * 2, 1.0)
+        if tail > self.follower.last_applied:
+            self.follower.notify()
+            self.follower.wait_applied(tail, max(0.1, deadline - time.monotonic()))
+
+    def _tail(self, client: Any, *, serializable: bool = False) -> int:
         response = client.get_range_response(
-            self.log.prefix, self.log.prefix_end, sort_order="descend", limit=1, keys_only=True
+            self.log.prefix,
+            self.log.prefix_end,
+            sort_order="descend",
+            limit=1,
+            keys_only=True,
+            serializable=serializable,
         )
         return self.log.seq_of(response.kvs[0].key) if response.kvs else 0
 

@@ -257,6 +257,42 @@ def test_an_sn_killed_during_writes_restarts_and_catches_up(sns: list[SNProcess]
     assert "restarting member sn-3" in victim.log.read_text()
 
 
+def test_one_identity_writing_through_different_sns_back_to_back_never_conflicts(
+    sns: list[SNProcess], swarm_ca: CertFactory
+) -> None:
+    clients = [sn.client(swarm_ca, "sl-2") for sn in sns]
+    try:  # every write lands on another SN than the one before: its nonce must account for the previous one
+        for i in range(12):
+            clients[i % 3].report_progress(TRAINING, api.Progress(loss=1.0 / (i + 1), metric=0.5, epochs_done=i,
+                                                                  total_epochs=12))  # fmt: skip
+        status = clients[0].training(TRAINING)
+    finally:
+        for client in clients:
+            client.close()
+    mine = next(m for m in status.members if m.identity == "sl-2")
+    assert mine.epochs_done == 11
+
+
+def test_a_client_fails_over_to_another_sn_when_its_own_sn_dies(sns: list[SNProcess], swarm_ca: CertFactory) -> None:
+    home = sns[2]
+    client = SNClient("127.0.0.1", home.port, swarm_ca.identity("sl-1"), retry_seconds=30.0, failover_after=0.5)
+    try:
+        known = client.learn_network()
+        assert set(known) == {f"https://127.0.0.1:{sn.port}" for sn in sns}
+        client.heartbeat()
+        home.crash()
+        started = time.monotonic()
+        client.report_progress(TRAINING, api.Progress(loss=0.25, metric=0.75, epochs_done=3, total_epochs=5))
+        took = time.monotonic() - started
+        assert client.base_url != f"https://127.0.0.1:{home.port}"
+        print(f"write went through {client.base_url} {took:.2f} s after the home SN died")
+    finally:
+        client.close()
+        home.start()
+        home.wait_ready()
+    converged(sns, swarm_ca)
+
+
 @pytest.mark.acceptance_sn_network
 def test_all_sns_stopped_and_restarted_keep_the_same_head_and_verify(
     sns: list[SNProcess], swarm_ca: CertFactory
@@ -332,3 +368,41 @@ def test_a_joiner_pointing_at_a_dead_sn_exits_non_zero_naming_the_address(
     assert "127.0.0.1:1" in result.stderr + result.stdout
     assert "could not join" in result.stderr + result.stdout
     assert time.monotonic() - started < 30
+
+
+def test_the_network_grows_to_five_voters_in_pairs(sns: list[SNProcess], swarm_ca: CertFactory) -> None:
+    """Runs last: the fixture then stops five SNs. The 4th SN waits as a learner; the 5th makes both vote."""
+    workdir = sns[0].workdir
+
+    def identity(name: str) -> list[str]:
+        p = swarm_ca.paths(name)
+        return ["--cert", str(p.cert), "--key", str(p.key), "--capath", str(p.capath)]
+
+    fourth = SNProcess("sn-4", workdir, identity("sn-4"), sns[1].port).start()
+    sns.append(fourth)
+    fourth.wait_ready()
+    learner_view = fourth.client(swarm_ca, "swci-1")
+    try:
+        view = learner_view.network()  # a learner answers with the members too (asking a voter)
+    finally:
+        learner_view.close()
+    assert view.error is None and not view.voter
+    assert {m.name: m.voter for m in view.members} == {"sn-1": True, "sn-2": True, "sn-3": True, "sn-4": False}
+    client = fourth.client(swarm_ca, "sl-1")
+    try:  # a learner takes writes (it forwards them to a voter)
+        client.heartbeat()
+    finally:
+        client.close()
+
+    fifth = SNProcess("sn-5", workdir, identity("sn-5"), sns[0].port).start()
+    sns.append(fifth)
+    fifth.wait_ready()
+    client = fifth.client(swarm_ca, "swci-1")
+    try:
+        view = client.network()
+    finally:
+        client.close()
+    assert sorted(m.name for m in view.members if m.voter) == ["sn-1", "sn-2", "sn-3", "sn-4", "sn-5"], view
+    height, head = converged(sns, swarm_ca)
+    code, output = verify(sns, swarm_ca)
+    assert code == 0 and "OK: 5 of 5 SNs agree" in output, output
