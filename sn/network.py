@@ -199,6 +199,7 @@ class SNNetwork:
         options.data_dir.mkdir(parents=True, exist_ok=True)
         state = NetworkState.load(self.state_file)
         if state is not None and (options.data_dir / "etcd" / "data" / "member").is_dir():
+            self._check_same_address(state)
             logger.info("restarting member %s of network %s from %s", state.member_name, state.network_id,
                         options.data_dir)  # fmt: skip
             self._start_member(state, None)
@@ -212,6 +213,19 @@ class SNNetwork:
                 "cannot restart its network; restore the folder, or start with an empty data dir"
             )
         return self._open_chain()
+
+    def _check_same_address(self, state: NetworkState) -> None:
+        """A restarted member keeps the peer address the network knows it by; a different one given now is an error
+        (the other members would keep calling the old address)."""
+        options = self.options
+        port_changed = options.p2p_port_given and options.p2p_port not in (0, state.peer_port)
+        if port_changed or options.host_ip != state.peer_host:
+            raise ConfigurationError(
+                f"this SN's data in {options.data_dir} belongs to the network member at {state.peer_host}:"
+                f"{state.peer_port}, but it was started with --host-ip {options.host_ip} --sn-p2p-port "
+                f"{options.p2p_port}: the other SNs know it by the old address. Start it with --host-ip "
+                f"{state.peer_host} --sn-p2p-port {state.peer_port}, or join again with an empty data dir"
+            )
 
     def _start_new(self) -> None:
         options = self.options
