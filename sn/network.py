@@ -63,6 +63,7 @@ from sn.consensus import (
 from sn.consensus.client import ETCD_ERRORS, connect
 from sn.consensus.entry_log import decode_entry, encode_entry
 from sn.consensus.etcd_sink import wait_until_applied
+from sn.consensus.resync import open_chain_checked
 from sn.ledger_service import LedgerService
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ConfigurationError, IdentityError, SNUnavailable, SwarmLearningError
@@ -328,7 +329,9 @@ class SNNetwork:
 
     def _open_chain(self) -> EmbeddedChain:
         assert self.member is not None and self.state is not None
-        chain = EmbeddedChain(self.options.data_dir / LedgerService.CHAIN_DIR)
+        # a damaged or foreign chain folder is set aside and rebuilt from the network's log (sn/consensus/resync.py)
+        chain = open_chain_checked(self.options.data_dir / LedgerService.CHAIN_DIR, self.member.client_url,
+                                   self.state.network_id)  # fmt: skip
         follower = EntryFollower(chain, self.member.client_url, self.state.network_id, poll_interval=0.2)
         self._etcd_sink = EtcdSink(follower, self.member.client_url, commit_timeout=30.0, apply_timeout=30.0)
         chain.set_sink(NetworkSink(self, follower, self._etcd_sink))
@@ -338,6 +341,10 @@ class SNNetwork:
         if target:
             logger.info("catching up with the network: %s entries", target)
             follower.wait_applied(target, CATCH_UP_TIMEOUT)
+        # and whatever the local member already holds (a restart, or a chain rebuilt from the log), so that the
+        # ledger and the first reads see the whole chain this SN can know of without a quorum
+        self._etcd_sink.catch_up(CATCH_UP_TIMEOUT, linearizable=False)
+        if target or chain.height:
             logger.info("caught up at height %s", chain.height)
         return chain
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.db.atomic import AtomicDB
+from eth.db.batch import BatchDB
 from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
@@ -420,6 +421,18 @@ class EmbeddedChain:
     def block_at(self, block: int | bytes | str = "latest") -> BlockAPI:
         with self._lock:
             return self._chain.get_block_by_header(self.header_at(block))
+
+    def rebuild_block(self, number: int, entry: LedgerEntry) -> AppliedBlock:
+        """Block ``number`` as ``apply`` makes it from ``entry`` on top of this chain's block ``number - 1``. It is
+        built in a scratch chain whose writes stay in an overlay: this chain is only read, never changed."""
+        with self._lock:
+            parent = self.header_at(number - 1)
+            scratch = EmbeddedChain(clock=self._clock)
+            scratch._chain = SwarmChain(AtomicDB(BatchDB(self._db)))
+            chaindb = scratch._chain.chaindb
+            chaindb.persist_checkpoint_header(parent, chaindb.get_score(parent.hash))  # the scratch head: the parent
+            block, _ = scratch._execute(entry)
+            return block
 
     def receipts(self, block: BlockAPI) -> tuple[ReceiptAPI, ...]:
         with self._lock:

@@ -8,18 +8,20 @@ never compacted: the source of truth). ``open_chain_checked`` opens it and check
 2. **The journal describes the chain it built.** One record per block, record ``n`` with block ``n``'s hash,
    timestamp and transactions. This catches records rewritten behind the state cache, which step 1 skips.
 3. **The chain is the network's.** Block ``n`` must have been made from log entry ``n``: timestamp
-   ``max(entry.timestamp, parent.timestamp + 1)`` and the entry's transactions in order, save those the engine left
-   out as invalid (so the block's transactions are an ordered subsequence of the entry's). A log that holds fewer
-   entries than the chain has blocks is a mismatch too, once the local member had ``settle`` seconds to apply its
-   own log (a member restarted after a crash may answer before it has re-applied its last entries).
+   ``max(entry.timestamp, parent.timestamp + 1)`` and the entry's transactions in order. A block that left some of
+   them out (the engine drops a transaction that is invalid at that point) is rebuilt from the entry on top of its
+   parent, in a scratch chain, and must come out with the same hash. A log that holds fewer entries than the chain
+   has blocks is a mismatch too, once the local member had ``settle`` seconds to apply its own log (a member
+   restarted after a crash may answer before it has re-applied its last entries).
 
 If any check fails, the directory is renamed to ``<name>.corrupt-<UTC time>`` beside it (never deleted: the operator
 may want it), an ERROR says why and where it went, and a new empty chain is returned; the SN's ``EntryFollower`` then
 re-applies the whole log into it. A log that cannot be read within ``timeout`` raises ``EntryLogUnavailable``; a log
 entry of a newer format raises ``UnsupportedEntryFormat`` (upgrade the SN); neither moves anything.
 
-Not caught: a rewrite that only removes, from a block, a transaction its entry offered and the network's block
-included; telling it from a transaction the engine rightly left out would mean re-executing the block.
+Blocks restored from the state cache are not re-executed (that is the cache's purpose), so a directory forged with
+other *results* for the same transactions (state, receipts, and every hash after them rewritten to match) is not
+caught; damage and rewritten or foreign entries are.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from sn.chain.journal import Journal
 from sn.consensus.client import ETCD_ERRORS, connect
 from sn.consensus.entry_log import EntryLog, UnsupportedEntryFormat, decode_entry
 from sn.consensus.errors import ConsensusError
+from swarm_learning.errors import ChainError
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ def open_chain_checked(
         chain = EmbeddedChain(chain_dir)
     except OSError:
         raise  # the disk, not the data: moving the folder would not help
-    except Exception as exc:  # whatever a damaged journal or state cache makes the engine raise
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged journal or state cache makes the engine raise
         return _rebuild(chain_dir, f"it cannot be loaded ({type(exc).__name__}: {exc})")
     try:
         reason = _journal_disagreement(chain, chain_dir) or _network_disagreement(
@@ -88,7 +91,7 @@ def open_chain_checked(
 
 def quarantine(chain_dir: Path) -> Path:
     """Rename ``chain_dir`` to ``<name>.corrupt-<UTC time>`` beside it; return the new path."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = chain_dir.with_name(f"{chain_dir.name}.corrupt-{stamp}")
     suffix = 1
     while target.exists():
@@ -135,10 +138,8 @@ def _journal_disagreement(chain: EmbeddedChain, chain_dir: Path) -> str | None:
                 or [keccak(raw) for raw in record.raw_txs] != [tx.hash for tx in block.transactions]
             ):
                 return f"journal record {count} does not describe block {count} of the chain loaded from it"
-    except OSError:
-        raise
-    except Exception as exc:
-        return f"its journal cannot be read ({type(exc).__name__}: {exc})"
+    except ChainError as exc:
+        return f"its journal cannot be read ({exc})"
     finally:
         journal.close()
     if count != height:
@@ -231,8 +232,11 @@ def _block_disagreement(chain: EmbeddedChain, number: int, parent_time: int, ent
             f"{expected_time}"
         )
     offered = [keccak(raw) for raw in entry.raw_txs]
-    if not _in_order_within([tx.hash for tx in block.transactions], offered):
+    included = [tx.hash for tx in block.transactions]
+    if not _in_order_within(included, offered):
         return f"block {number} holds transactions that entry {number} of the network's log does not offer, in order"
+    if included != offered and chain.rebuild_block(number, entry).hash != block.hash:
+        return f"block {number} lacks transactions that entry {number} of the network's log adds to the chain"
     return None
 
 

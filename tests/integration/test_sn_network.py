@@ -321,6 +321,24 @@ def test_all_sns_stopped_and_restarted_keep_the_same_head_and_verify(
     converged(sns, swarm_ca, at_least=before[0] + 1)
 
 
+def test_an_sn_with_a_damaged_chain_folder_sets_it_aside_and_resyncs_from_its_peers(
+    sns: list[SNProcess], swarm_ca: CertFactory
+) -> None:
+    victim = sns[1]
+    before = converged(sns, swarm_ca)
+    victim.stop()
+    journal = victim.data_dir / "chain" / "entries.log"
+    damaged = bytearray(journal.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # a flipped byte in the middle: not a torn last write
+    journal.write_bytes(bytes(damaged))
+    victim.start()
+    victim.wait_ready()
+    moved = sorted(victim.data_dir.glob("chain.corrupt-*"))
+    assert len(moved) == 1 and (moved[0] / "entries.log").read_bytes() == bytes(damaged)
+    assert "rebuilding the chain from the network's entry log" in victim.log.read_text()
+    assert converged(sns, swarm_ca) == before
+
+
 @pytest.mark.acceptance_sn_network
 def test_an_sl_certificate_cannot_join_or_forward_entries(sns: list[SNProcess], swarm_ca: CertFactory) -> None:
     client = sns[0].client(swarm_ca, "sl-1")
