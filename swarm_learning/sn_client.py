@@ -110,6 +110,13 @@ class SNClient:
                     resp = self._http.request(method, url, json=json, params=params, timeout=timeout)
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+                if (isinstance(exc, httpx.RemoteProtocolError | httpx.ConnectError) and "SSL" in str(exc)) or (
+                    isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc)
+                ):  # TLS 1.3: a server that refuses the client's certificate just closes the connection
+                    reason += (
+                        "; the SN closed the TLS connection, so it probably does not accept this node's certificate "
+                        "(issued by another CA, revoked or expired?)"
+                    )
             else:
                 if resp.status_code < 500:
                     log.debug(

@@ -352,16 +352,25 @@ def test_an_sl_certificate_cannot_join_or_forward_entries(sns: list[SNProcess], 
 
 
 @pytest.mark.acceptance_sn_network
-def test_a_certificate_of_another_ca_cannot_reach_the_network_api(
+def test_a_certificate_of_another_ca_cannot_join_or_write_and_is_told_why(
     sns: list[SNProcess], swarm_ca: CertFactory, foreign_ca: CertFactory
 ) -> None:
+    before = converged(sns, swarm_ca)
     p = foreign_ca.paths("sn-9")
     ctx = ssl.create_default_context(cafile=str(next(swarm_ca.capath.iterdir())))
     ctx.check_hostname = False
     ctx.load_cert_chain(str(p.cert), str(p.key))
-    with pytest.raises(httpx.HTTPError):
-        httpx.post(f"https://127.0.0.1:{sns[0].port}/network/join", json={"peer_url": "https://127.0.0.1:1"},
-                   verify=ctx)  # fmt: skip
+    for method, path, body in (("POST", "/network/join", {"peer_url": "https://127.0.0.1:1"}),
+                               ("POST", "/network/submit", {"entry": "c0"}), ("POST", "/nodes/heartbeat", None)):
+        with pytest.raises(httpx.HTTPError):  # the TLS handshake fails: no route is ever reached
+            httpx.request(method, f"https://127.0.0.1:{sns[0].port}{path}", json=body, verify=ctx)
+    outsider = SNClient("127.0.0.1", sns[0].port, foreign_ca.identity("sn-9"), retry_seconds=1.0)
+    try:  # what an SN of another CA trying to join reads
+        with pytest.raises(SwarmLearningError, match=r"does not accept this node's certificate"):
+            outsider.network_join(api.NetworkJoin(peer_url="https://127.0.0.1:1"))
+    finally:
+        outsider.close()
+    assert converged(sns, swarm_ca) == before  # nothing was written
 
 
 def test_a_joiner_pointing_at_a_dead_sn_exits_non_zero_naming_the_address(
