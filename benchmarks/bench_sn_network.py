@@ -462,7 +462,7 @@ def summary_tables(networks: list[dict[str, Any]], swarms: list[dict[str, Any]])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sns", type=int, nargs="+", default=[1, 3, 4, 5])
+    parser.add_argument("--sns", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--writes", type=int, default=300, help="timed writes per network size and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument(
