@@ -339,7 +339,6 @@ def test_an_sn_with_a_damaged_chain_folder_sets_it_aside_and_resyncs_from_its_pe
     assert converged(sns, swarm_ca) == before
 
 
-@pytest.mark.acceptance_sn_network
 def test_an_sl_certificate_cannot_join_or_forward_entries(sns: list[SNProcess], swarm_ca: CertFactory) -> None:
     client = sns[0].client(swarm_ca, "sl-1")
     try:
