@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
+from licensing.address import apls_options
 from sl.config import SLConfig
 from sl.node import run_sl
 from swarm_learning.errors import SwarmLearningError
-from swarm_learning.identity_options import apls_options, identity_options
+from swarm_learning.identity_options import identity_options
 from swarm_learning.logs import configure
 from swarm_learning.process import stop_event
 

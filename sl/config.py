@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from licensing.address import AplsAddress
 from sl.settings import SLSettings
 from swarm_learning.errors import ConfigurationError
 from swarm_learning.identity_options import load_identity
@@ -19,6 +20,7 @@ class SLConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     identity: TLSIdentity
+    apls: AplsAddress | None = None  # the license server; None: run without one
     host_ip: str
     sn_ip: str
     sn_api_port: int
@@ -40,6 +42,7 @@ class SLConfig(BaseModel):
             )
         return cls(
             identity=load_identity(o["cert"], o["key"], o["capath"], o["cacert"]),
+            apls=AplsAddress.from_options(**o),
             host_ip=o["host_ip"],
             sn_ip=o["sn_ip"],
             sn_api_port=o["sn_api_port"],

@@ -1,6 +1,7 @@
 """The SL's file server (port 30305): serves this node's weight files to its peers over mutual TLS.
 
 Only files of the node's exchange folder whose names look like weight files are served; everything else is 404.
+Weights go to SL certificates only (``swarm_learning.roles.SL_FILE_SERVER_POLICY``); other callers get 403.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from swarm_learning.errors import NetworkError, WeightsError
-from swarm_learning.https import peer_identity
+from swarm_learning.roles import SL_FILE_SERVER_POLICY, EndpointPolicy, Peer, answer_refusals
 from swarm_learning.tls import TLSIdentity
 
 log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.safetensors$")
 _CHUNK = 1024 * 1024
+file_server_policy = EndpointPolicy("SL file server", SL_FILE_SERVER_POLICY)
+Caller = Annotated[Peer, Depends(file_server_policy)]
 
 
 class WeightsFileResponse(FileResponse):
@@ -30,13 +34,14 @@ class WeightsFileResponse(FileResponse):
 
 def create_file_app(folder: Path) -> FastAPI:
     app = FastAPI(title="Swarm Learning file server")
+    answer_refusals(app)
 
     @app.get("/is_up", response_class=PlainTextResponse)
     def is_up() -> str:
         return "OK"
 
     @app.get("/weights/{name}")
-    def weights(name: str, caller: str = Depends(peer_identity)) -> WeightsFileResponse:
+    def weights(caller: Caller, name: str) -> WeightsFileResponse:
         path = folder / name
         if not _SAFE_NAME.match(name) or not path.is_file():
             raise HTTPException(status_code=404, detail=f"no weights file {name!r} on this node")

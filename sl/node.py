@@ -8,6 +8,7 @@ from concurrent import futures
 
 import grpc
 
+from licensing.client import acquire_license
 from sl.config import SLConfig
 from sl.file_server import WeightsFetcher, create_file_app
 from sl.ml_service import MLChannelService, SessionState
@@ -46,6 +47,8 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
     exchange.mkdir(parents=True, exist_ok=True)
     config.socket.unlink(missing_ok=True)
 
+    lease = acquire_license(config.apls, config.identity, "sl", instance=f"{config.host_ip}:{config.socket}",
+                            on_lost=lambda exc: log.error("%s", exc))  # fmt: skip
     files = BackgroundServer(uvicorn_config(create_file_app(exchange), config.identity, config.bind, config.fs_port))
     files.start()
     sn = SNClient(config.sn_ip, config.sn_api_port, config.identity)
@@ -65,8 +68,9 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
             files.port,
         )
         coordinator = RoundCoordinator(
-            sn, fetcher, me, exchange, channel_dir, f"https://{config.host_ip}:{files.port}", config.settings
-        )
+            sn, fetcher, me, exchange, channel_dir, f"https://{config.host_ip}:{files.port}", config.settings,
+            license_check=lease.require_valid if lease is not None else None,
+        )  # fmt: skip
         state = SessionState(config.data_dir / "status.json")
         threading.Thread(target=_heartbeats, args=(sn, config.settings.heartbeat_s, stop, state), daemon=True).start()
         grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="ml-channel"))
@@ -92,3 +96,5 @@ def run_sl(config: SLConfig, stop: threading.Event) -> int:
         files.stop()
         fetcher.close()
         sn.close()
+        if lease is not None:
+            lease.release()

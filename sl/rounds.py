@@ -155,8 +155,10 @@ class RoundCoordinator:
         channel_dir: Path,
         public_base_url: str,
         settings: SLSettings,
+        license_check: Callable[[], None] | None = None,
     ) -> None:
         self.sn = sn
+        self._license_check = license_check or (lambda: None)  # raises while this node holds no valid lease
         self.fetcher = fetcher
         self.me = me
         self.exchange_dir = exchange_dir
@@ -175,6 +177,7 @@ class RoundCoordinator:
     # -- session ---------------------------------------------------------------------------------------------
     def open(self, params: SessionParams) -> None:
         get_merge_method(params.merge_method)  # unknown method: a clear error before anything happens
+        self._license_check()
         names = self.sn.trainings()
         if params.training not in names:
             raise SwarmLearningError(
@@ -261,6 +264,7 @@ class RoundCoordinator:
         return any(p.identity == self.me for p in rnd.participants)
 
     def _check_in(self, number: int, uri: str, weightage: int) -> bool:
+        self._license_check()  # no round without a valid lease
         try:
             self.sn.check_in(self._p.training, number, api.CheckIn(uri=uri, weightage=weightage, final=self.finished))
             log.info("checked in for round %s (weightage %s%s)", number, weightage, ", final" if self.finished else "")

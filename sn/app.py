@@ -1,6 +1,8 @@
 """The SN API: FastAPI app over the node's ledger service (served over mutual TLS by ``sn.server``).
 
-Every route but ``/is_up`` acts as the caller's certificate identity: an SL can only check in as itself.
+Every route but ``/is_up`` acts as the caller's certificate identity (an SL can only check in as itself) and is
+open only to the roles ``swarm_learning.roles.SN_API_POLICY`` lists for it: a refused call gets HTTP 403 naming the
+caller's role, the endpoint and who may call it.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from sn import views
 from sn.ledger_service import LedgerService
 from sn.network import NotAnSN, SNNetwork
 from swarm_learning import sn_api as api
-from swarm_learning.errors import ChainError, ContractRevert, SwarmLearningError
-from swarm_learning.https import peer_identity
+from swarm_learning.errors import ChainError, ContractRevert, RoleNotAllowed, SwarmLearningError
+from swarm_learning.roles import SN_API_POLICY, EndpointPolicy, Peer, answer_refusals, certificate_kind
 
 log = logging.getLogger(__name__)
 
-Caller = Annotated[str, Depends(peer_identity)]
+sn_api_policy = EndpointPolicy("SN API", SN_API_POLICY)
+Caller = Annotated[Peer, Depends(sn_api_policy)]
 MAX_WAIT_SECONDS = 30.0
 
 
 def create_app(ledger: LedgerService, own_identity: str, network: SNNetwork | None = None) -> FastAPI:
     app = FastAPI(title="Swarm Network API", version="1")
+    answer_refusals(app)
 
     @app.exception_handler(NotAnSN)
     def _not_an_sn(request: Request, exc: NotAnSN) -> JSONResponse:
@@ -67,6 +71,11 @@ def create_app(ledger: LedgerService, own_identity: str, network: SNNetwork | No
 
     @app.post("/nodes")
     def register(caller: Caller, body: api.RegisterNode) -> api.NodeView:
+        if caller.role != body.kind:
+            raise RoleNotAllowed(
+                f"{certificate_kind(caller.role)} ({str(caller)!r}) may not register a {body.kind} node: "
+                "a node registers with the role of its certificate"
+            )
         log.info("registering %s node %s at %s:%s", body.kind, caller, body.host, body.port)
         return views.node(ledger.register_node(caller, body.kind, body.host, body.port))
 

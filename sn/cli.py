@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
+from licensing.address import apls_options
 from sn.config import SNConfig
 from sn.server import run_sn
 from swarm_learning.errors import SwarmLearningError
-from swarm_learning.identity_options import apls_options, identity_options
+from swarm_learning.identity_options import identity_options
 from swarm_learning.logs import configure
 
 log = logging.getLogger("swarm.SN")

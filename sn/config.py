@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from licensing.address import AplsAddress
 from swarm_learning.errors import ConfigurationError
 from swarm_learning.identity_options import load_identity
 from swarm_learning.tls import TLSIdentity
@@ -16,6 +17,7 @@ class SNConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     identity: TLSIdentity
+    apls: AplsAddress | None = None  # the license server; None: run without one
     sentinel: bool
     sentinel_ip: str | None
     sentinel_api_port: int
@@ -47,6 +49,7 @@ class SNConfig(BaseModel):
             raise ConfigurationError("--join-timeout must be a positive number of seconds")
         return cls(
             identity=load_identity(o["cert"], o["key"], o["capath"], o["cacert"]),
+            apls=AplsAddress.from_options(**o),
             sentinel=bool(o["sentinel"]),
             sentinel_ip=o["sentinel_ip"],
             sentinel_api_port=o["sentinel_api_port"],

@@ -26,8 +26,8 @@ the entry to a voting SN's API (``POST /network/submit``) and waits until its ow
 Reads are served from the SN's own chain: they see every entry this SN has applied (its ``applied`` height in
 ``GET /network``), which trails the network's latest commit by the follower's lag (milliseconds when healthy).
 
-Only SN certificates may change the network: an identity that starts with ``sn`` or whose SPIFFE URI has a
-``/sn/`` segment (``is_sn_identity``). The etcd peer port additionally accepts only certificates of the swarm's CA.
+Only SN certificates may change the network: certificates whose role (``swarm_learning.roles``) is ``sn``
+(``is_sn_identity``). The etcd peer port additionally accepts only certificates of the swarm's CA.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from sn.consensus.resync import open_chain_checked
 from sn.ledger_service import LedgerService
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ConfigurationError, IdentityError, SNUnavailable, SwarmLearningError
+from swarm_learning.roles import Peer, Role, certificate_kind, role_of_identity
 from swarm_learning.sn_client import SNClient
 from swarm_learning.tls import TLSIdentity
 
@@ -87,17 +88,17 @@ class NotAnSN(IdentityError):
 
 
 def is_sn_identity(identity: str) -> bool:
-    """True for an SN's certificate identity: a name starting with ``sn``, or a SPIFFE URI with a ``/sn/`` part."""
-    if identity.startswith("spiffe://"):
-        return "/sn/" in identity
-    return identity.lower().startswith("sn")
+    """True for an SN's certificate: the role read from it (a ``roles.Peer``), else the role its name implies."""
+    role = identity.role if isinstance(identity, Peer) else role_of_identity(identity)
+    return role is Role.SN
 
 
 def require_sn(identity: str) -> None:
+    """Defence in depth behind ``roles.SN_API_POLICY`` (which already lets only SNs call the network routes)."""
     if not is_sn_identity(identity):
+        role = identity.role if isinstance(identity, Peer) else role_of_identity(identity)
         raise NotAnSN(
-            f"{identity!r} is not an SN identity: only SN certificates (a name starting with 'sn', or a SPIFFE ID "
-            "with a /sn/ segment) may join or write to the swarm network"
+            f"{certificate_kind(role)} ({str(identity)!r}) may not join or write to the swarm network: only sn may"
         )
 
 

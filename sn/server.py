@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from licensing.client import acquire_license
 from sn.app import create_app
 from sn.chain.external import MarketFees
 from sn.config import SNConfig
@@ -37,6 +38,8 @@ def run_sn(config: SNConfig) -> None:
     network = None if config.external_chain else SNNetwork(network_options(config))
     ledger: LedgerService | None = None
     server: BackgroundServer | None = None
+    lease = acquire_license(config.apls, config.identity, "sn", instance=f"{config.host_ip}:{config.api_port}",
+                            on_lost=lambda exc: log.error("%s", exc))  # fmt: skip
     try:
         ledger = _open_ledger(config, network)
         head = ledger.head()
@@ -58,6 +61,8 @@ def run_sn(config: SNConfig) -> None:
             ledger.close()
         if network is not None:
             network.stop()
+        if lease is not None:
+            lease.release()
 
 
 def _open_ledger(config: SNConfig, network: SNNetwork | None) -> LedgerService:

@@ -6,6 +6,10 @@
     ├── SwarmError                     the callback's error (name kept from the product; users catch it)
     ├── ConfigurationError             a bad option, environment variable or parameter
     ├── IdentityError                  a missing, unreadable or untrusted certificate / key / CA path
+    │   └── PeerRefused                a caller's certificate may not do what it asked (answered with HTTP 403)
+    │       ├── RoleNotAllowed         its role may not call that endpoint
+    │       ├── NoRole                 no role can be read from it
+    │       └── CertificateRevoked     the swarm's CA revoked it (its serial is on a CRL)
     ├── ChainError                     the embedded chain or the Swarm contract refused or failed
     │   └── ContractRevert             a transaction or call reverted; ``reason`` says why
     ├── NetworkError                   a peer or service could not be reached or answered badly
@@ -36,6 +40,24 @@ class ConfigurationError(SwarmLearningError):
 
 class IdentityError(SwarmLearningError):
     code = "SL-1200"
+
+
+class PeerRefused(IdentityError):
+    """The caller's certificate is of the swarm's CA but may not do what it asked; servers answer HTTP 403."""
+
+    code = "SL-1210"
+
+
+class RoleNotAllowed(PeerRefused):
+    code = "SL-1211"
+
+
+class NoRole(PeerRefused):
+    code = "SL-1212"
+
+
+class CertificateRevoked(PeerRefused):
+    code = "SL-1213"
 
 
 class ChainError(SwarmLearningError):

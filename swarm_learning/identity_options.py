@@ -22,20 +22,5 @@ def identity_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def apls_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """License-server options of the product; accepted now, enforced once the license server exists."""
-    names = [
-        "--apls-ip",
-        "--primary-apls-ip",
-        "--apls-port",
-        "--primary-apls-port",
-        "--secondary-apls-ip",
-        "--secondary-apls-port",
-    ]
-    for name in reversed(names):
-        func = click.option(name, default=None, hidden=True)(func)
-    return func
-
-
 def load_identity(cert: str | None, key: str | None, capath: str | None, cacert: str | None) -> TLSIdentity:
     return TLSIdentity.from_options(cert, key, capath, cacert)

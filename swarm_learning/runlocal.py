@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from certs.gen_cert import generate
+from licensing.community import community_license
+from licensing.launcher import LicenseServerProcess, start_license_server_process
 from swarm_learning import DEFAULT_TRAINING_CONTRACT
 from swarm_learning.errors import ConfigurationError, SwarmLearningError
 from swarm_learning.progress import ProgressView, SiteProgress
@@ -142,6 +144,7 @@ class LocalSwarm:
         self.sn: Proc | None = None
         self.sn_port = 0
         self.cert_dir = self.workdir / "cert"
+        self.license_server: LicenseServerProcess | None = None
 
     def _min_peers(self) -> int:
         raw = self.o.env.get("MIN_PEERS", str(self.o.nodes))
@@ -171,6 +174,22 @@ class LocalSwarm:
             str(self.cert_dir / "ca" / "capath"),
         ]
 
+    def _apls_args(self) -> list[str]:
+        if self.license_server is None:
+            return []
+        return ["--apls-ip", "127.0.0.1", "--apls-port", str(self.license_server.port)]
+
+    def _start_license_server(self) -> None:
+        """A license server in the loop, as on a real site, with a community license made for this machine."""
+        folder = self.workdir / "license-server"
+        issuer, license_file = community_license(folder)
+        ident = TLSIdentity.from_options(
+            self.cert_dir / "license-1-cert.pem", self.cert_dir / "license-1-key.pem", self.cert_dir / "ca" / "capath"
+        )
+        self.license_server = start_license_server_process(
+            folder / "data", ident, [issuer], licenses=[license_file], log_file=folder / "license-server.log"
+        )
+
     def _start_sn(self, port: int, append_log: bool = False) -> int:
         sn_dir = self.workdir / "sn-1"
         port_file = sn_dir / "api-port"
@@ -193,6 +212,7 @@ class LocalSwarm:
                 "--port-file",
                 str(port_file),
                 *self._identity_args("sn-1"),
+                *self._apls_args(),
             ],
             sn_dir / "sn.log",
             {**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -209,7 +229,7 @@ class LocalSwarm:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        names = ["sn-1", "swci-1"] + [s.identity for s in self.sites]
+        names = ["sn-1", "swci-1", "license-1"] + [s.identity for s in self.sites]
         missing = [n for n in names if not (self.cert_dir / f"{n}-cert.pem").exists()]
         if missing:
             generate(self.cert_dir, missing)
@@ -218,6 +238,7 @@ class LocalSwarm:
         shutil.rmtree(self.workdir / "sn-1" / "data", ignore_errors=True)
         for site in self.sites:
             shutil.rmtree(site.dir / "sl", ignore_errors=True)
+        self._start_license_server()
         self.sn_port = self._start_sn(0)
         sl_env = {**base_env, **self.o.extra_sl_env}
         for site in self.sites:
@@ -248,6 +269,7 @@ class LocalSwarm:
                     "--port-file",
                     str(pf),
                     *self._identity_args(site.identity),
+                    *self._apls_args(),
                 ],
                 site.dir / "sl.log",
                 sl_env,
@@ -347,6 +369,8 @@ class LocalSwarm:
                     proc.stop()
         if self.sn is not None:
             self.sn.stop()
+        if self.license_server is not None:
+            self.license_server.stop()
 
     def site_digest(self, site: Site) -> str | None:
         status = site.dir / "sl" / "status.json"

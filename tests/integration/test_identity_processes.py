@@ -36,7 +36,8 @@ def test_sn_api_and_sl_file_server_refuse_a_certificate_from_another_ca(
             httpx.get(f"https://127.0.0.1:{sn.port}/is_up", verify=bad)
 
         sl = start_sl(tmp_path, "sl-1", sn.port, identity_args("sl-1"))
-        assert httpx.get(f"https://127.0.0.1:{sl.port}/weights/nothing.safetensors", verify=good).status_code == 404
+        peer = _client_ctx(swarm_ca, swarm_ca, "sl-2")  # weights go to SLs only
+        assert httpx.get(f"https://127.0.0.1:{sl.port}/weights/nothing.safetensors", verify=peer).status_code == 404
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"https://127.0.0.1:{sl.port}/weights/nothing.safetensors", verify=bad)
         nodes = httpx.get(f"https://127.0.0.1:{sn.port}/nodes", verify=good).json()

@@ -194,16 +194,18 @@ def test_sl_calls_through_different_sns_show_up_on_all_three(sns: list[SNProcess
     sl1 = sns[0].client(swarm_ca, "sl-1")
     sl2 = sns[1].client(swarm_ca, "sl-2")
     sl1_elsewhere = sns[2].client(swarm_ca, "sl-1")
+    swci = sns[1].client(swarm_ca, "swci-1")
     try:
         sl1.register("sl", "127.0.0.1", 30305)
         sl2.register("sl", "127.0.0.1", 30306)
-        sl2.create_training(TRAINING)
+        swci.register("swci", "127.0.0.1", 0)
+        swci.create_training(TRAINING)  # only SWCI creates training contracts
         sl1_elsewhere.join(TRAINING, 2, True, 600)  # registered through sn-1, joins through sn-3
         sl2.join(TRAINING, 2, True, 600)
         sl1_elsewhere.check_in(TRAINING, 1, api.CheckIn(uri="https://sl-1/r1", weightage=1, samples=10))
         sl2.check_in(TRAINING, 1, api.CheckIn(uri="https://sl-2/r1", weightage=1, samples=10))
     finally:
-        for client in (sl1, sl2, sl1_elsewhere):
+        for client in (sl1, sl2, sl1_elsewhere, swci):
             client.close()
     height, _ = converged(sns, swarm_ca)
     for sn in sns:
@@ -342,9 +344,9 @@ def test_an_sn_with_a_damaged_chain_folder_sets_it_aside_and_resyncs_from_its_pe
 def test_an_sl_certificate_cannot_join_or_forward_entries(sns: list[SNProcess], swarm_ca: CertFactory) -> None:
     client = sns[0].client(swarm_ca, "sl-1")
     try:
-        with pytest.raises(NetworkError, match=r"403.*'sl-1' is not an SN identity"):
+        with pytest.raises(NetworkError, match=r"403.*an sl certificate \('sl-1'\) may not POST /network/join .*only sn"):
             client.network_join(api.NetworkJoin(peer_url="https://127.0.0.1:29999"))
-        with pytest.raises(NetworkError, match=r"403.*'sl-1' is not an SN identity"):
+        with pytest.raises(NetworkError, match=r"403.*an sl certificate \('sl-1'\) may not POST /network/submit"):
             client.network_submit(api.NetworkSubmit(entry="c0"))
     finally:
         client.close()

@@ -16,13 +16,15 @@ from swarm_learning.tls import TLSIdentity, identity_of
 from tests.conftest import CertFactory
 
 
-def test_identity_is_the_common_name_or_the_spiffe_uri(swarm_ca: CertFactory, tmp_path: Path) -> None:
+def test_identity_is_the_common_name_even_with_a_spiffe_id(swarm_ca: CertFactory, tmp_path: Path) -> None:
     assert swarm_ca.identity("sl-7").name == "sl-7"
     spiffe = issue(tmp_path, "sl-3", spiffe_domain="org1.swarm.learning")
     from cryptography import x509
 
     cert = x509.load_pem_x509_certificate(spiffe.cert.read_bytes())
-    assert identity_of(cert) == "spiffe://org1.swarm.learning/sl/sl-3"
+    assert identity_of(cert) == "sl-3"  # a certificate without a CN (a SPIRE SVID) is named by its SPIFFE ID
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://org1.swarm.learning/sl/sl-3"]
 
 
 def test_gen_cert_lays_files_out_like_the_product(tmp_path: Path) -> None:
