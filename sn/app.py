@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sn import views
 from sn.ledger_service import LedgerService
 from sn.network import NotAnSN, SNNetwork
+from sn.task_ledger import TaskLedger
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ContractRevert, RoleNotAllowed, SwarmLearningError
 from swarm_learning.roles import SN_API_POLICY, EndpointPolicy, Peer, answer_refusals, certificate_kind
@@ -27,7 +28,9 @@ Caller = Annotated[Peer, Depends(sn_api_policy)]
 MAX_WAIT_SECONDS = 30.0
 
 
-def create_app(ledger: LedgerService, own_identity: str, network: SNNetwork | None = None) -> FastAPI:
+def create_app(
+    ledger: LedgerService, own_identity: str, network: SNNetwork | None = None, tasks: TaskLedger | None = None
+) -> FastAPI:
     app = FastAPI(title="Swarm Network API", version="1")
     answer_refusals(app)
 

@@ -25,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -409,6 +410,41 @@ class LedgerService:
             final=bool(final),
         )
 
+    # ------------------------------------------------------------------ other contracts (sn.task_ledger)
+
+    @property
+    def w3(self) -> Web3:
+        return self._w3
+
+    def who(self, address: str) -> str:
+        """The identity behind an account ("operator" for this SN's operator, "sn:<address>" if unknown)."""
+        return self._who(address)
+
+    def deploy_contract(self, abi: Sequence[Mapping[str, Any]], bytecode: str, *args: Any) -> str:
+        """Deploy another contract on this chain, signed (and paid) by the operator; returns its address."""
+        with self._send_lock(self._operator.address):
+            return _deploy_code(self._w3, self._operator, abi, bytecode, args, self._fees)
+
+    def transact_on(self, contract: Contract, identity: str | None, function: str, *args: Any) -> Any:
+        """Send ``function`` of another contract on this chain, signed for ``identity`` (None: the operator)."""
+        account = self._operator if identity is None else self._signer(identity)
+        return self._transact(account, function, *args, contract=contract)
+
+    def watch_contract(self, contract: Contract, bytecode: str) -> None:
+        """List the operations of another contract on this chain in ``history()`` too."""
+        self._history.add_contract(contract, bytecode)
+
+    def call_on(self, contract: Contract, function: str, *args: Any, block: int | None = None) -> Any:
+        """Call a view of another contract on this chain (at ``block``, default the head)."""
+        try:
+            return getattr(contract.functions, function)(*args).call(
+                block_identifier="latest" if block is None else block
+            )
+        except ContractLogicError as exc:
+            raise ContractRevert(str(exc.message or "").removeprefix("execution reverted: ")) from exc
+        except Web3Exception as exc:
+            raise ChainError(f"reading {function} from the chain failed: {exc}") from exc
+
     # ---------------------------------------------------------------------------------------- chain status
 
     def history(self, training: str | None = None, limit: int | None = None) -> list[Operation]:
@@ -472,16 +508,17 @@ class LedgerService:
         with self._locks_guard:
             return self._send_locks.setdefault(address, threading.Lock())
 
-    def _transact(self, account: LocalAccount, function: str, *args: Any) -> Any:
+    def _transact(self, account: LocalAccount, function: str, *args: Any, contract: Contract | None = None) -> Any:
+        target = self._contract if contract is None else contract
         try:
-            data = self._contract.encode_abi(function, args=list(args))
+            data = target.encode_abi(function, args=list(args))
         except (Web3Exception, ValueError, TypeError, OverflowError) as exc:
             raise ConfigurationError(f"bad arguments for {function}: {exc}") from exc
-        tx: dict[str, Any] = {"from": account.address, "to": self._contract.address, "value": 0, "data": data}
+        tx: dict[str, Any] = {"from": account.address, "to": target.address, "value": 0, "data": data}
         with self._send_lock(account.address):
             receipt = self._sign_and_send(account, function, tx)
         if receipt["status"] != 1:
-            reason = self._revert_reason(receipt, account.address, data)
+            reason = self._revert_reason(receipt, account.address, data, target.address)
             logger.info("%s by %s reverted: %s", function, account.address, reason)
             raise ContractRevert(reason)
         return receipt
@@ -536,7 +573,7 @@ class LedgerService:
             raise ChainError(f"the operator could not fund {address}: the transfer failed")
         logger.info("funded %s with %s wei", address, amount)
 
-    def _revert_reason(self, receipt: Any, sender: str, data: str) -> str:
+    def _revert_reason(self, receipt: Any, sender: str, data: str, to: str) -> str:
         output = receipt.get("revertReason")
         if output is not None:
             reason = revert_reason(HexBytes(output))
@@ -544,7 +581,7 @@ class LedgerService:
                 return reason
         try:  # a node without revertReason in receipts: re-run the call on the parent block's state
             self._w3.eth.call(
-                {"from": sender, "to": self._contract.address, "data": HexBytes(data)},
+                {"from": sender, "to": to, "data": HexBytes(data)},
                 block_identifier=int(receipt["blockNumber"]) - 1,
             )
         except ContractLogicError as exc:
@@ -560,8 +597,19 @@ class LedgerService:
 
 def _deploy(w3: Web3, operator: LocalAccount, default_training: str, fees: FeePolicy) -> str:
     artifact = load_artifact()
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    data = factory.constructor(default_training).data_in_transaction
+    return _deploy_code(w3, operator, artifact.abi, artifact.bytecode, (default_training,), fees)
+
+
+def _deploy_code(
+    w3: Web3,
+    operator: LocalAccount,
+    abi: Sequence[Mapping[str, Any]],
+    bytecode: str,
+    args: Sequence[Any],
+    fees: FeePolicy,
+) -> str:
+    factory = w3.eth.contract(abi=abi, bytecode=bytecode)
+    data = factory.constructor(*args).data_in_transaction
     try:
         gas = fees.gas_for(w3, {"from": operator.address, "data": data, "value": 0}, 20_000_000)
         tx = {

@@ -10,6 +10,7 @@ from sn.chain.external import MarketFees
 from sn.config import SNConfig
 from sn.ledger_service import LedgerService
 from sn.network import NetworkOptions, SNNetwork
+from sn.task_ledger import TaskLedger
 from swarm_learning.https import BackgroundServer, uvicorn_config
 from swarm_learning.process import stop_event, write_port_file
 
@@ -46,7 +47,10 @@ def run_sn(config: SNConfig) -> None:
         log.info(
             "Blockchain layer ready: height %s, head %s, contract %s", head.height, head.hash, ledger.contract_address
         )
-        app = create_app(ledger, own, network)
+        tasks = TaskLedger.open(ledger, config.data_dir)
+        for contract, bytecode in tasks.watched():
+            ledger.watch_contract(contract, bytecode)
+        app = create_app(ledger, own, network, tasks)
         server = BackgroundServer(uvicorn_config(app, config.identity, config.bind, config.api_port)).start()
         if network is not None:
             network.announce(ledger.operator_address, config.host_ip, server.port)

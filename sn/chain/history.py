@@ -21,12 +21,27 @@ from sn.chain.types import Operation
 class HistoryReader:
     def __init__(self, w3: Web3, contract: Contract, bytecode: str, who: Callable[[str], str]) -> None:
         self._w3 = w3
-        self._contract = contract
-        self._creation_code = HexBytes(bytecode)
         self._who = who
         self._cache: dict[int, tuple[Operation, ...]] = {}
         self._lock = threading.Lock()
-        self._functions = _function_table(contract.abi)
+        self._functions: dict[str, dict[bytes, tuple[str, list[str], list[str]]]] = {}
+        self._creations: list[tuple[HexBytes, list[str], list[str]]] = []
+        self.add_contract(contract, bytecode)
+
+    def add_contract(self, contract: Contract, bytecode: str) -> None:
+        """Decode this contract's calls and deployment too (e.g. the task contracts of ``sn.task_ledger``)."""
+        abi: list[dict[str, Any]] = [dict(item) for item in contract.abi]
+        inputs: list[dict[str, Any]] = next((i["inputs"] for i in abi if i.get("type") == "constructor"), [])
+        with self._lock:
+            self._functions[str(contract.address)] = _function_table(contract.abi)
+            self._creations.append(
+                (
+                    HexBytes(bytecode),
+                    [arg["name"] for arg in inputs],
+                    [arg["type"] for arg in inputs],
+                )
+            )
+            self._cache.clear()  # blocks decoded before showed its calls as plain transactions
 
     def operations(self, training: str | None = None, limit: int | None = None) -> list[Operation]:
         """Operations in chain order; with ``limit`` only the most recent ``limit`` of them."""
@@ -68,13 +83,18 @@ class HistoryReader:
     def _describe(self, tx: Any) -> tuple[str, dict[str, Any]]:
         data = HexBytes(tx["input"])
         if tx.get("to") is None:
-            if data.startswith(self._creation_code):
-                decoded = self._w3.codec.decode(["string"], data[len(self._creation_code) :])
-                return "deploy", {"defaultTraining": decoded[0]}
+            for code, names, types in self._creations:
+                if data.startswith(code):
+                    try:
+                        decoded = self._w3.codec.decode(types, data[len(code) :])
+                    except Exception:  # noqa: BLE001 - undecodable arguments are left out
+                        return "deploy", {}
+                    return "deploy", {key: _plain(value) for key, value in zip(names, decoded, strict=True)}
             return "deploy", {}
-        if tx["to"] != self._contract.address:
+        functions = self._functions.get(str(tx["to"]))
+        if functions is None:
             return "transaction", {"to": str(tx["to"])}
-        function = self._functions.get(bytes(data[:4]))
+        function = functions.get(bytes(data[:4]))
         if function is None:
             return "unknown", {"input": data.to_0x_hex()}
         name, names, types = function
@@ -104,6 +124,8 @@ def _training_of(op: Operation) -> str | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
+        if len(value) > 64:  # e.g. a task body chunk: its size, not 8 KiB of hex
+            return f"<{len(value)} bytes>"
         return "0x" + bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]

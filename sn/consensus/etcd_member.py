@@ -81,6 +81,13 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def _peer_crl(capath: Path) -> Path | None:
+    """The CA's revocation list beside its certificate (``gen-cert --revoke`` writes ``ca-<i>-crl.pem``), if any."""
+    folder = Path(capath) if Path(capath).is_dir() else Path(capath).parent
+    found = sorted(folder.glob("*-crl.pem")) if folder.is_dir() else []
+    return found[0] if found else None
+
+
 def write_ca_bundle(capath: Path, dest: Path) -> Path:
     """Concatenate the PEM certificates of ``capath`` (a folder, or one file) into ``dest``; return ``dest``."""
     capath = Path(capath)
@@ -225,6 +232,9 @@ class EtcdMember:
         ]  # fmt: skip
         if config.peer_cert_allowed_cn:
             argv += ["--peer-cert-allowed-cn", config.peer_cert_allowed_cn]
+        crl = _peer_crl(config.capath)
+        if crl is not None:  # a revoked SN cannot take part in the consensus either (read when the member starts)
+            argv += ["--peer-crl-file", str(crl)]
         return argv
 
     def wait_ready(self, timeout: float) -> None:
