@@ -35,7 +35,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy swarm_learning sn sl certs contracts licensing swci
+	$(BIN)/mypy swarm_learning sn sl certs contracts licensing swci swop swarmlearning
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_merge

@@ -19,5 +19,5 @@ def test_ruff_finds_nothing() -> None:
 
 
 def test_mypy_finds_nothing() -> None:
-    proc = _run("mypy", "swarm_learning", "sn", "sl", "certs", "contracts", "licensing", "swci")
+    proc = _run("mypy", "swarm_learning", "sn", "sl", "certs", "contracts", "licensing", "swci", "swop", "swarmlearning")
     assert proc.returncode == 0, proc.stdout + proc.stderr
