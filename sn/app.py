@@ -17,6 +17,7 @@ from sn import views
 from sn.ledger_service import LedgerService
 from sn.network import NotAnSN, SNNetwork
 from sn.task_ledger import TaskLedger
+from sn.task_routes import add_task_routes
 from swarm_learning import sn_api as api
 from swarm_learning.errors import ChainError, ContractRevert, RoleNotAllowed, SwarmLearningError
 from swarm_learning.roles import SN_API_POLICY, EndpointPolicy, Peer, answer_refusals, certificate_kind
@@ -161,6 +162,7 @@ def create_app(
             ops = [op for op in ops if op.what != "heartbeat"]
         return ops[-limit:] if limit else ops
 
+    add_task_routes(app, tasks)
     if network is not None:
         _add_network_routes(app, ledger, network)
     return app

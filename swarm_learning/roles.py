@@ -186,6 +186,17 @@ SN_API_POLICY: Mapping[str, Rule] = {
     "POST /network/join": rule("join the swarm network", SN),
     "POST /network/ready": rule("become a member of the swarm network", SN),
     "POST /network/submit": rule("append to the swarm network's log", SN),
+    "POST /tasks": rule("register a task", SWCI),
+    "POST /tasks/{name}/body/{index}": rule("write a task's body", SWCI),
+    "POST /tasks/{name}/finalize": rule("finalize a task", SWCI),
+    "DELETE /tasks/{name}": rule("delete a task", SWCI),
+    "POST /taskrunners": rule("create a task runner", SWCI),
+    "POST /taskrunners/{name}/assign": rule("assign a task to a task runner", SWCI),
+    "POST /taskrunners/{name}/reset": rule("reset a task runner", SWCI),
+    "POST /taskrunners/{name}/listen": rule("listen on a task runner", SWOP),
+    "POST /taskrunners/{name}/stop-listening": rule("stop listening on a task runner", SWOP),
+    "POST /taskrunners/{name}/enroll": rule("enroll in a task runner's run", SWOP),
+    "POST /taskrunners/{name}/report": rule("report on a task runner's work", SWOP),
     "GET *": READ,
 }
 

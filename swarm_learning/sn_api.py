@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NodeKind = Literal["sn", "sl", "swop", "swci"]
 
@@ -222,3 +222,154 @@ class BlockView(_Model):
     parent_hash: str
     timestamp: int
     transactions: int
+
+
+# -- Tasks and task runners (issue 5): SWCI registers and assigns, SWOPs listen, enroll and report --------------------
+# SWCI certificates may create/change tasks and task runners; SWOP certificates may listen, enroll and report (a SWOP
+# always acts as itself: its peer uid is its certificate identity); every role may read. Times are seconds since the
+# epoch with millisecond precision (the task contracts record milliseconds).
+
+MAX_TASK_BODY_CHUNK_BYTES = 4096  # one body chunk per transaction (the SwarmTasks contract's limit)
+MAX_TASK_BODY_BYTES = 32768
+TaskReportOutcome = Literal["progress", "success", "failure"]
+
+
+class CreateTask(_Model):
+    name: str = Field(min_length=1, max_length=256)
+    task_type: str = Field(min_length=1, max_length=64)
+    author: str = Field(max_length=256)
+    prereq: str = Field(max_length=256)
+    outcome: str = Field(max_length=256)
+
+
+class TaskView(_Model):
+    name: str
+    exists: bool
+    task_type: str = ""
+    author: str = ""
+    prereq: str = ""
+    outcome: str = ""
+    state: str = ""  # CREATED or FINALIZED ("" when the task does not exist)
+    finalized: bool = False
+    body_hash: str = ""
+    chunk_count: int = 0
+    body_length: int = 0  # bytes
+    use_count: int = 0
+    held_by: str = ""
+    creator: str = ""
+    created_at: float = 0.0
+    finalized_at: float = 0.0
+
+
+class TaskBody(_Model):
+    """A task's body as stored (UTF-8 text) and the byte length of each stored chunk, in order."""
+
+    name: str
+    body: str
+    chunk_lengths: list[int]
+    finalized: bool
+
+
+class TaskBodyChunk(_Model):
+    text: str = Field(min_length=1)
+
+
+class TaskBodyWritten(_Model):
+    name: str
+    index: int
+    chunk_count: int
+    body_length: int
+    gas_used: int
+
+
+class CreateTaskRunner(_Model):
+    name: str = Field(min_length=1, max_length=256)
+
+
+class AssignTask(_Model):
+    """Exactly one of: ``peers_needed`` (WITH n PEERS), ``all_peers`` (WITH ALL PEERS), ``target`` (TARGET uid)."""
+
+    task: str = Field(min_length=1, max_length=256)
+    peers_needed: int | None = Field(default=None, ge=1)
+    all_peers: bool = False
+    target: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> AssignTask:
+        chosen = (self.peers_needed is not None) + self.all_peers + (self.target is not None)
+        if chosen != 1:
+            raise ValueError("give exactly one of peers_needed, all_peers or target")
+        return self
+
+
+class TaskRunnerView(_Model):
+    name: str
+    exists: bool
+    run: int = 0
+    state: str = "IDLE"  # IDLE, ASSIGNED, RUNNING, COMPLETE or ERROR
+    mode: str = "NONE"  # NONE, PEERS, ALL_PEERS or TARGET
+    task: str = ""
+    task_type: str = ""
+    peer_type: str = ""  # SL for RUN_SWARM, SWOP otherwise, "" when idle
+    peers_needed: int = 0
+    enrolled_peers: int = 0
+    pending_targets: int = 0
+    active: int = 0
+    completed: int = 0
+    failed: int = 0
+    error_peer: str = ""
+    error_worker: str = ""
+    error_reason: str = ""
+    listeners: int = 0
+    creator: str = ""
+    assigned_by: str = ""
+    created_at: float = 0.0
+    assigned_at: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    changed_at: float = 0.0
+    reset_at: float = 0.0
+
+
+class TaskWorkerView(_Model):
+    uid: str
+    status: str  # ENROLLED, RUNNING, COMPLETE or FAILED
+    description: str
+    updated_at: float
+
+
+class TaskPeerView(_Model):
+    uid: str
+    exists: bool
+    status: str = ""  # WAITING, ENROLLED, RUNNING, COMPLETE or FAILED
+    enrolled: bool = False
+    targeted: bool = False
+    awaiting_target: bool = False
+    enrollment: int = 0
+    active: int = 0
+    completed: int = 0
+    failed: int = 0
+    enrolled_at: float = 0.0
+    workers: list[TaskWorkerView] = []
+
+
+class TaskListenerView(_Model):
+    peer: str
+    nodes: int
+    since: float
+
+
+class ListenOnTaskRunner(_Model):
+    nodes: int = Field(ge=0)  # SL/ML pairs of the SWOP's profile
+
+
+class EnrollInTaskRunner(_Model):
+    run: int = Field(ge=0)
+    workers: list[str] = []  # RUN_SWARM: the SL/ML pairs this SWOP starts; other task types: none
+
+
+class TaskReport(_Model):
+    run: int = Field(ge=0)
+    outcome: TaskReportOutcome
+    description: str = ""
+    worker: str | None = None  # default: the SWOP itself (the one worker of non-RUN_SWARM tasks)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -259,3 +261,93 @@ class SNClient:
 
     def network_submit(self, body: api.NetworkSubmit) -> api.NetworkSubmitted:
         return api.NetworkSubmitted.model_validate(self._post("/network/submit", body).json())
+
+    # -- tasks and task runners (issue 5): SWCI writes, SWOP listens/enrolls/reports, everyone reads ----------------
+    def tasks(self) -> list[str]:
+        """Registered task names, ROOTTASK first."""
+        return list(self._request("GET", "/tasks").json())
+
+    def create_task(self, name: str, task_type: str, author: str, prereq: str, outcome: str) -> api.TaskView:
+        body = api.CreateTask(name=name, task_type=task_type, author=author, prereq=prereq, outcome=outcome)
+        return api.TaskView.model_validate(self._post("/tasks", body).json())
+
+    def task(self, name: str) -> api.TaskView:
+        return self._get(f"/tasks/{_segment(name)}", api.TaskView)
+
+    def task_body(self, name: str) -> api.TaskBody:
+        return self._get(f"/tasks/{_segment(name)}/body", api.TaskBody)
+
+    def write_task_body_chunk(self, name: str, index: int, text: str) -> api.TaskBodyWritten:
+        """Append body chunk ``index`` (the next index) or replace an earlier one; at most 4096 UTF-8 bytes."""
+        resp = self._post(f"/tasks/{_segment(name)}/body/{int(index)}", api.TaskBodyChunk(text=text))
+        return api.TaskBodyWritten.model_validate(resp.json())
+
+    def finalize_task(self, name: str) -> api.TaskView:
+        return api.TaskView.model_validate(self._post(f"/tasks/{_segment(name)}/finalize").json())
+
+    def delete_task(self, name: str) -> None:
+        self._request("DELETE", f"/tasks/{_segment(name)}")
+
+    def task_runners(self) -> list[str]:
+        return list(self._request("GET", "/taskrunners").json())
+
+    def create_task_runner(self, name: str) -> api.TaskRunnerView:
+        return api.TaskRunnerView.model_validate(self._post("/taskrunners", api.CreateTaskRunner(name=name)).json())
+
+    def task_runner(self, name: str) -> api.TaskRunnerView:
+        return self._get(f"/taskrunners/{_segment(name)}", api.TaskRunnerView)
+
+    def assign_task(
+        self,
+        runner: str,
+        task: str,
+        *,
+        peers_needed: int | None = None,
+        all_peers: bool = False,
+        target: str | None = None,
+    ) -> api.TaskRunnerView:
+        """``ASSIGN TASK``: give exactly one of ``peers_needed``, ``all_peers=True`` or ``target`` (a SWOP uid)."""
+        body = api.AssignTask(task=task, peers_needed=peers_needed, all_peers=all_peers, target=target)
+        return api.TaskRunnerView.model_validate(self._post(f"/taskrunners/{_segment(runner)}/assign", body).json())
+
+    def reset_task_runner(self, name: str) -> api.TaskRunnerView:
+        return api.TaskRunnerView.model_validate(self._post(f"/taskrunners/{_segment(name)}/reset").json())
+
+    def task_runner_peers(self, name: str) -> list[api.TaskPeerView]:
+        resp = self._request("GET", f"/taskrunners/{_segment(name)}/peers")
+        return TypeAdapter(list[api.TaskPeerView]).validate_python(resp.json())
+
+    def task_runner_peer(self, name: str, uid: str) -> api.TaskPeerView:
+        return self._get(f"/taskrunners/{_segment(name)}/peer", api.TaskPeerView, uid=uid)
+
+    def task_runner_listeners(self, name: str) -> list[api.TaskListenerView]:
+        resp = self._request("GET", f"/taskrunners/{_segment(name)}/listeners")
+        return TypeAdapter(list[api.TaskListenerView]).validate_python(resp.json())
+
+    def listen_on_task_runner(self, name: str, nodes: int) -> None:
+        """SWOP: listen on task runner ``name`` with ``nodes`` SL/ML pairs in the profile (as this certificate)."""
+        self._post(f"/taskrunners/{_segment(name)}/listen", api.ListenOnTaskRunner(nodes=nodes))
+
+    def stop_listening_on_task_runner(self, name: str) -> None:
+        self._post(f"/taskrunners/{_segment(name)}/stop-listening")
+
+    def enroll_in_task_runner(self, name: str, run: int, workers: Sequence[str] = ()) -> None:
+        """SWOP: take part in run ``run`` (RUN_SWARM: naming the SL/ML pairs it starts)."""
+        self._post(f"/taskrunners/{_segment(name)}/enroll", api.EnrollInTaskRunner(run=run, workers=list(workers)))
+
+    def report_task(
+        self,
+        name: str,
+        run: int,
+        outcome: api.TaskReportOutcome,
+        description: str = "",
+        worker: str | None = None,
+    ) -> None:
+        """SWOP: a worker's progress note, success or failure (``description`` is the failure's reason)."""
+        body = api.TaskReport(run=run, outcome=outcome, description=description, worker=worker)
+        self._post(f"/taskrunners/{_segment(name)}/report", body)
+
+
+def _segment(name: str) -> str:
+    """A name as one URL path segment (spaces and other reserved characters escaped)."""
+    return quote(name, safe="")

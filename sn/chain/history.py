@@ -49,7 +49,7 @@ class HistoryReader:
         picked: list[Operation] = []
         for number in range(height, 0, -1):
             for op in reversed(self._block_operations(number)):
-                if training is None or _training_of(op) == training:
+                if training is None or training in _names_of(op):
                     picked.append(op)
             if limit is not None and len(picked) >= limit:
                 break
@@ -117,9 +117,12 @@ def _function_table(abi: Any) -> dict[bytes, tuple[str, list[str], list[str]]]:
     return table
 
 
-def _training_of(op: Operation) -> str | None:
-    name = op.args.get("name", op.args.get("defaultTraining"))
-    return name if isinstance(name, str) else None
+_NAME_ARGS = ("name", "defaultTraining", "task", "runner", "defaultTaskRunner")
+
+
+def _names_of(op: Operation) -> set[str]:
+    """The contracts an operation is about: a training contract's ``name``, a task and/or a task runner."""
+    return {value for key in _NAME_ARGS if isinstance(value := op.args.get(key), str)}
 
 
 def _plain(value: Any) -> Any:
