@@ -70,7 +70,7 @@ def answer(result: CommandResult) -> JSONResponse:
     """A command's result as the product's JSON; the status tells a malformed command from a failed one.
 
     The output is one string of lines: the product's client treats any CONTENT string that starts with ``ERROR ``
-    as a failure, and an output line may start so (a taskrunner status's ``ERROR : -`` field).
+    as a failure, and an output line may start so (a task runner's status once had an ``ERROR : -`` field; it is ``LAST ERROR`` now).
     """
     output = ["\n".join(result.lines)] if result.lines else []
     if result.ok:

@@ -66,7 +66,7 @@ def status_lines(view: api.TaskRunnerView) -> list[str]:
             ("COMPLETED PEERS", view.completed),
             ("FAILED PEERS", view.failed),
             ("TARGETS NOT ENROLLED", view.pending_targets),
-            ("ERROR", _error_text(view)),
+            ("LAST ERROR", _error_text(view)),  # not "ERROR : ": the product's client reads that as a failure
             ("ASSIGNED BY", view.assigned_by),
             ("ASSIGNED AT", when(view.assigned_at)),
             ("STARTED AT", when(view.started_at)),
@@ -193,7 +193,7 @@ def wait(state: SessionState, command: c.WaitForTaskRunner) -> list[str]:
     lines += [marks] if marks else []
     lines.append(f"TASK_STATE : {view.state}")
     if view.state == "ERROR":
-        lines.append(f"ERROR : {_error_text(view)}")
+        lines.append(f"LAST ERROR : {_error_text(view)}")
         raise CommandFailed(f"taskrunner {command.taskrunner} ended in ERROR: {_error_text(view)}", lines)
     return lines
 

@@ -335,7 +335,7 @@ def shell_run(swarm: Swarm) -> ShellRun:
     seconds = time.monotonic() - started
     blocks = transcript_blocks(proc.stdout)
     assert [b[0] for b in blocks] == [s.text(swarm.sn.port, "sh") for s in STEPS], proc.stdout + proc.stderr
-    # a failed command's last line is its error (a taskrunner's status has an "ERROR : -" field of its own)
+    # a failed command's last line is its error
     outcomes = [Outcome(not (lines and lines[-1].startswith("ERROR : ")), lines) for _, lines in blocks]
     return ShellRun(proc, outcomes, values, seconds)
 

@@ -340,7 +340,7 @@ def test_a_failing_peer_ends_the_wait_in_error_with_its_reason_and_a_targeted_re
     )
     assert result.lines[-2:] == [
         "TASK_STATE : ERROR",
-        "ERROR : swop-1: pull failed: registry hub.example.org unreachable",
+        "LAST ERROR : swop-1: pull failed: registry hub.example.org unreachable",
     ]
     assert value(ok(session, "get taskrunner peer status tr-retry swop-1"), "STATUS") == "FAILED"
 
