@@ -27,6 +27,8 @@ from typing import Any, Protocol, TextIO
 
 import click
 
+from licensing.address import AplsAddress, apls_options
+from licensing.client import acquire_license
 from swarm_learning.errors import ConfigurationError, SwarmLearningError
 from swarm_learning.identity_options import identity_options, load_identity
 from swarm_learning.logs import configure
@@ -413,12 +415,14 @@ def run(
 )
 @click.option("--log-level", envvar="SWCI_LOG_LEVEL", default="WARNING", help="Level of the log lines on stderr.")
 @identity_options
+@apls_options
 def main(**options: Any) -> None:
     """Run the Swarm Learning Command Interface: init script, then prompt (or web API with --web)."""
     configure(options["log_level"])
     try:
         settings = settings_from_options(options)
         identity = load_identity(options["cert"], options["key"], options["capath"], options["cacert"])
+        lease = acquire_license(AplsAddress.from_options(**options), identity, "swci")  # 6002 when unreachable
     except SwarmLearningError as exc:
         click.echo(format_error(str(exc)), err=True)
         sys.exit(EXIT_NOT_STARTED)
@@ -437,6 +441,8 @@ def main(**options: Any) -> None:
         code = EXIT_NOT_STARTED
     finally:
         session.close()
+        if lease is not None:
+            lease.release()
     sys.exit(code)
 
 

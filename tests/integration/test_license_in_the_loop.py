@@ -101,3 +101,17 @@ def test_an_sl_with_no_seat_left_refuses_to_start_and_says_who_holds_them(
     assert result.returncode != 0
     assert "sl-1" in output and "seat" in output.lower(), output
     assert "registered with SN" not in output
+
+
+def test_swci_with_no_reachable_license_server_exits_with_6002_before_running_anything(
+    tmp_path: Path, swarm_ca: CertFactory
+) -> None:
+    p = swarm_ca.paths("swci-1")
+    result = subprocess.run(
+        [sys.executable, "-m", "swci.shell", "--cert", str(p.cert), "--key", str(p.key), "--capath", str(p.capath),
+         "--apls-ip", "127.0.0.1", "--apls-port", "9", "--history-file", ""],
+        input="LIST CONTEXTS\nEXIT\n", cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "6002" in result.stderr and "https://127.0.0.1:9" in result.stderr, result.stderr
+    assert "EXITING SWCI" not in result.stdout
