@@ -372,6 +372,7 @@ def test_a_certificate_of_another_ca_cannot_join_or_write_and_is_told_why(
     finally:
         outsider.close()
     assert converged(sns, swarm_ca) == before  # nothing was written
+    assert "refused a client's certificate in the TLS handshake" in sns[0].log.read_text()  # and the SN logged why
 
 
 def test_a_joiner_pointing_at_a_dead_sn_exits_non_zero_naming_the_address(
