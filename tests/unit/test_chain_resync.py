@@ -23,32 +23,17 @@ from eth_account import Account
 from eth_utils import keccak
 
 from sn.chain.engine import EmbeddedChain, LedgerEntry
-from sn.chain.genesis import CHAIN_ID
 from sn.chain.journal import Journal, JournalRecord
 from sn.chain.statecache import StateCache
 from sn.consensus import ConsensusError, EntryFollower, EtcdMember, EtcdSink, MemberConfig, find_etcd
 from sn.consensus.resync import EntryLogUnavailable, open_chain_checked
 from swarm_learning.errors import ConfigurationError
 from tests.conftest import CertFactory
+from tests.unit.chain_txs import signed
 
 WAIT = 30.0  # seconds: the bound of every wait in this file
 ALICE, BOB, CAROL = (Account.from_key(keccak(f"resync {who}".encode())) for who in ("alice", "bob", "carol"))
 _network_ids = itertools.count(1)
-
-
-def signed(account: object, nonce: int, to: bytes = b"\x11" * 20) -> bytes:
-    tx = {
-        "type": 2,
-        "chainId": CHAIN_ID,
-        "nonce": nonce,
-        "to": to,
-        "value": 0,
-        "gas": 21_000,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-        "data": b"",
-    }
-    return bytes(account.sign_transaction(tx).raw_transaction)  # type: ignore[attr-defined]
 
 
 # What the network agreed on. Entry 2 offers a second transaction with a used nonce: the engine leaves it out, and

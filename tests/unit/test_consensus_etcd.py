@@ -19,7 +19,6 @@ from eth_account import Account
 from eth_utils import keccak
 
 from sn.chain.engine import EmbeddedChain, LedgerEntry
-from sn.chain.genesis import CHAIN_ID
 from sn.consensus import (
     ConsensusError,
     EntryFollower,
@@ -35,6 +34,7 @@ from sn.consensus import (
 )
 from swarm_learning.errors import ChainError, ConfigurationError
 from tests.conftest import CertFactory
+from tests.unit.chain_txs import signed
 
 NETWORK = "test-net"
 WAIT = 30.0  # seconds: the bound of every wait in this file
@@ -51,21 +51,6 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port below 32768")
-
-
-def signed(account: object, nonce: int, to: bytes = b"\x11" * 20) -> bytes:
-    tx = {
-        "type": 2,
-        "chainId": CHAIN_ID,
-        "nonce": nonce,
-        "to": to,
-        "value": 0,
-        "gas": 21_000,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-        "data": b"",
-    }
-    return bytes(account.sign_transaction(tx).raw_transaction)  # type: ignore[attr-defined]
 
 
 @dataclass
