@@ -1,0 +1,93 @@
+"""``swop``: start a Swarm Operator with a profile (options as the product's ``run-swop``).
+
+The profile is ``<usr-dir>/<profile-file-name>``; its ``apisrv`` values take precedence over ``--sn-ip`` /
+``--sn-api-port``. The SWOP acts as its certificate's identity (role ``swop``) and leases a license seat when a
+license server is configured (``--apls-ip`` ...). Exit codes: 0 after SIGTERM/SIGINT, 2 on a configuration or
+start-up error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from licensing.address import AplsAddress, apls_options
+from licensing.client import acquire_license
+from swarm_learning.errors import ConfigurationError, SwarmLearningError
+from swarm_learning.identity_options import identity_options, load_identity
+from swarm_learning.logs import configure
+from swarm_learning.process import stop_event
+from swarm_learning.sn_client import SNClient
+from swop.agent import AgentSettings, SwopAgent
+from swop.executors.base import Executor, SnAddress
+from swop.executors.process import ProcessExecutor
+from swop.schema import SchemaError, SwopProfile, load_profile
+
+log = logging.getLogger("swarm.SWOP")
+
+
+def make_executor(profile: SwopProfile, state_dir: Path) -> Executor:
+    if profile.resourcemgr.mgrtype == "PROCESS":
+        return ProcessExecutor(profile, state_dir)
+    raise ConfigurationError("resourcemgr.mgrtype DOCKER is not available yet in this SWOP; use mgrtype: PROCESS")
+
+
+@click.command("swop", context_settings={"show_default": True})
+@click.option(
+    "--usr-dir",
+    envvar="SWOP_USR_DIR",
+    default=".",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder holding the profile (the product mounts it at /platform/swarm/usr).",
+)
+@click.option("--profile-file-name", envvar="SWOP_PROFILE", required=True, help="Profile YAML inside --usr-dir.")
+@click.option("--sn-ip", envvar="SN_NODE_IP", default="127.0.0.1", help="SN API host (profile apisrv wins).")
+@click.option("--sn-api-port", envvar="SN_API_SERVER_PORT", default=30304, type=int, help="SN API port.")
+@click.option("--host-ip", envvar="SWOP_IP", default="127.0.0.1", help="This SWOP's address, as registered.")
+@click.option(
+    "--state-dir",
+    envvar="SWOP_STATE_DIR",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Where environments, content and runs go (default <usr-dir>/.swop-<groupname>).",
+)
+@identity_options
+@apls_options
+def main(**options: Any) -> None:
+    """Run a SWOP until SIGTERM/SIGINT."""
+    configure()
+    stop = stop_event()
+    try:
+        sys.exit(run(options, stop))
+    except (SwarmLearningError, SchemaError) as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+
+
+def run(options: dict[str, Any], stop: Any) -> int:
+    usr_dir: Path = options["usr_dir"].absolute()
+    profile = load_profile(usr_dir / options["profile_file_name"])
+    locator = profile.apisrv.locator
+    sn = SnAddress(locator.host or options["sn_ip"], locator.port or options["sn_api_port"])
+    state_dir = options["state_dir"] or usr_dir / f".swop-{profile.groupname}"
+    identity = load_identity(options["cert"], options["key"], options["capath"], options["cacert"])
+    executor = make_executor(profile, Path(state_dir).absolute())
+    lease = acquire_license(AplsAddress.from_options(**options), identity, "swop")
+    client = SNClient(sn.host, sn.port, identity)
+    try:
+        settings = AgentSettings(sn=sn, host=options["host_ip"], licensed=lease is not None)
+        SwopAgent(profile, client, executor, settings, stop).run()
+    finally:
+        client.close()
+        if lease is not None:
+            lease.release()
+    log.info("SWOP stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""The ``PROCESS`` executor (our own ``mgrtype``): SL and ML run as local processes, no container engine needed.
+
+How each task type maps to processes and folders (``state_dir`` is this SWOP's working folder):
+
+- ``MAKE_USER_CONTAINER``: the "image" is a virtual environment ``state_dir/envs/<Outcome>`` that sees this SWOP's
+  own packages (a ``.pth`` hook adds the SWOP interpreter's site folders). Requirements named on ``pip install``
+  lines of ``BuildSteps`` that are already installed are not installed again; missing ones are installed into the
+  environment with its pip, unless ``SWOP_PIP_INSTALL=0`` (then the task fails naming them). ``FROM``, ``COPY`` and
+  other Dockerfile lines have no process equivalent and are ignored (the note says so).
+- ``PULL_IMAGE``: nothing to pull for processes; succeeds with a note.
+- ``MAKE_SWARM_USER_CONTENT``: the "volume" is the folder ``state_dir/content/<Outcome>`` (``SWARMCONTENT``: one
+  sub-folder per profile node, named by ``idx``); ``DOWNLOAD`` copies a local path / ``file:`` URI or fetches an
+  ``http(s)`` URL to ``Out``; ``EXTRACT`` unpacks an archive (a path relative to the volume, or absolute) into ``Out``.
+- ``RUN_SWARM``: one ``python -m sl.cli`` and one ML program per profile node. The ML program runs in a per-node
+  folder standing for ``WorkingDir``; the node's ``privatedata.src`` is that folder when ``PrivateContent`` equals
+  ``WorkingDir`` (else it is linked at ``PrivateContent``'s place below it), and every ``SharedContent`` entry is
+  linked at its ``Tgt`` below it (``VOLUME`` sources are content folders made by ``MAKE_SWARM_USER_CONTENT``).
+  ``Entrypoint`` ``python*`` runs the user environment of the ``Prereq`` task's ``Outcome`` (this SWOP's interpreter
+  when there is none). Identity files are used where ``src`` (+ ``subPath``) points; ``slport: ~`` means any free
+  port (several SLs share one host). A worker succeeds when its ML program exits with 0.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from swarm_learning.runlocal import Proc
+from swop.executors.base import Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.schema import (
+    MakeSwarmUserContentBody,
+    MakeUserContainerBody,
+    PullImageBody,
+    RunSwarmBody,
+    SlNodeDef,
+)
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+PIP_TIMEOUT_S = 900.0
+DOWNLOAD_TIMEOUT_S = 120.0
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_name(name: str) -> str:
+    """A task or outcome name as one folder name."""
+    return _SAFE.sub("_", name).strip("._") or "_"
+
+
+# ------------------------------------------------------------------------------------------ user environments
+
+
+def pip_requirements(steps: list[str]) -> list[str]:
+    """The requirement specifiers of ``pip install`` commands in Dockerfile lines (continuations joined)."""
+    text = "\n".join(steps).replace("\\\n", " ")
+    found: list[str] = []
+    for line in text.splitlines():
+        if not line.strip().upper().startswith("RUN"):
+            continue
+        for command in re.split(r"&&|;", line.strip()[3:]):
+            words = shlex.split(command, posix=True) if command.strip() else []
+            for i in range(len(words) - 1):
+                if words[i].endswith(("pip", "pip3")) and words[i + 1] == "install":
+                    found += _specifiers(words[i + 2 :])
+                    break
+    return found
+
+
+def _specifiers(words: list[str]) -> list[str]:
+    specs: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+        elif word.startswith("-"):
+            skip_next = word in ("-r", "-c", "-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+        elif "/" not in word and not word.endswith((".whl", ".tar.gz", ".zip")):
+            specs.append(word)
+    return specs
+
+
+def missing_requirements(specs: list[str]) -> list[str]:
+    """The specifiers no installed distribution satisfies (``pip`` itself always counts as satisfied)."""
+    missing = []
+    for spec in specs:
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement:
+            missing.append(spec)
+            continue
+        if req.name.lower() in ("pip", "setuptools", "wheel"):
+            continue
+        try:
+            version = importlib.metadata.version(req.name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(spec)
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            missing.append(spec)
+    return missing
+
+
+def make_environment(folder: Path) -> Path:
+    """A virtual environment that also sees this interpreter's packages; returns its python."""
+    venv.EnvBuilder(clear=True, symlinks=True, with_pip=False).create(folder)
+    python = folder / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    parents = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    hook = "".join(f"import site; site.addsitedir({p!r})\n" for p in sorted(parents))
+    (Path(site) / "_swop_parent_site.pth").write_text(hook)
+    return python
+
+
+# ------------------------------------------------------------------------------------------ the executor
+
+
+@dataclass
+class _Pair:
+    node: SlNodeDef
+    worker: str
+    folder: Path
+    sl: Proc
+    ml: Proc | None = None
+    result: WorkerResult | None = None
+
+
+class ProcessExecutor(Executor):
+    """``mgrtype: PROCESS``."""
+
+    # -- build / pull / content ------------------------------------------------------------------------------
+    def environment_python(self, outcome: str | None) -> Path | None:
+        if not outcome:
+            return None
+        python = self.state_dir / "envs" / safe_name(outcome) / "bin" / "python"
+        return python if python.exists() else None
+
+    def make_user_container(self, job: TaskJob, body: MakeUserContainerBody, reporter: Reporter) -> str:
+        if body.build_type != "INLINE":
+            raise ExecutorError("BuildType REMOTE is not supported; write the Dockerfile lines as INLINE BuildSteps")
+        folder = self.state_dir / "envs" / safe_name(job.task.outcome)
+        reporter.progress(None, f"creating the user environment {job.task.outcome}")
+        try:
+            python = make_environment(folder)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ExecutorError(f"cannot create the virtual environment {folder}: {exc}") from exc
+        missing = missing_requirements(pip_requirements(body.build_steps))
+        if missing and os.environ.get("SWOP_PIP_INSTALL", "1") == "0":
+            raise ExecutorError(f"not installed and SWOP_PIP_INSTALL=0: {' '.join(missing)}")
+        if missing:
+            reporter.progress(None, f"pip install {' '.join(missing)}")
+            done = subprocess.run(
+                [str(python), "-m", "pip", "install", "--no-input", *missing],
+                capture_output=True,
+                text=True,
+                timeout=PIP_TIMEOUT_S,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise ExecutorError(f"pip install failed: {done.stderr.strip().splitlines()[-1:]}")
+        return f"user environment {job.task.outcome} ready at {folder}" + (
+            f" (installed {len(missing)})" if missing else " (requirements already installed)"
+        )
+
+    def pull_image(self, job: TaskJob, body: PullImageBody, reporter: Reporter) -> str:
+        ref = f"{body.org_and_reg}{body.repo_name}:{body.tag}"
+        return f"PROCESS executor: no image to pull for {ref}; ML programs run in local user environments"
+
+    def make_user_content(self, job: TaskJob, body: MakeSwarmUserContentBody, reporter: Reporter) -> str:
+        root = self.state_dir / "content" / safe_name(job.task.outcome)
+        volumes = [root / str(n.idx) for n in self.profile.sl_nodes] if body.content_type == "SWARMCONTENT" else [root]
+        for volume in volumes:
+            volume.mkdir(parents=True, exist_ok=True)
+            for op in body.ops_list:
+                out = volume / (op.out or Path(urllib.parse.urlparse(op.target).path).name)
+                reporter.progress(None, f"{op.operation} {op.target}")
+                if op.operation == "DOWNLOAD":
+                    _download(op.target, out)
+                else:
+                    source = Path(op.target) if op.target.startswith("/") else volume / op.target
+                    try:
+                        shutil.unpack_archive(source, out)
+                    except (OSError, ValueError, shutil.ReadError) as exc:
+                        raise ExecutorError(f"cannot extract {op.target}: {exc}") from exc
+        return f"content {job.task.outcome} staged in {root}"
+
+    # -- run swarm -------------------------------------------------------------------------------------------
+    def run_swarm(self, job: TaskJob, body: RunSwarmBody, reporter: Reporter) -> list[WorkerResult]:
+        run_dir = self.state_dir / "runs" / f"{safe_name(job.task.name)}-{job.run}"
+        sockets = Path(tempfile.mkdtemp(prefix="swop-"))
+        pairs: list[_Pair] = []
+        try:
+            for node in self.profile.sl_nodes:
+                worker = worker_name(self.profile, node)
+                folder = run_dir / str(node.idx)
+                shutil.rmtree(folder, ignore_errors=True)
+                sl = self._start_sl(job, node, folder, sockets / str(node.idx) / "sl.sock")
+                pairs.append(_Pair(node, worker, folder, sl))
+                reporter.progress(worker, f"SL started (pid {sl.popen.pid})")
+            for pair in pairs:
+                self._wait_for_sl(pair)
+            python = self.environment_python(job.prereq_outcome)
+            for pair in pairs:
+                pair.ml = self._start_ml(job, body, pair, sockets / str(pair.node.idx) / "sl.sock", python)
+                reporter.progress(pair.worker, f"ML started (pid {pair.ml.popen.pid})")
+            self._watch(job, pairs, reporter)
+        except ExecutorError as exc:
+            for pair in pairs:
+                if pair.result is None:
+                    pair.result = WorkerResult(pair.worker, False, str(exc))
+                    reporter.finished(pair.result)
+            if not pairs:  # nothing started: every node fails for the same reason
+                return [WorkerResult(worker, False, str(exc)) for worker in self.workers(job.task)]
+        finally:
+            for pair in pairs:
+                for proc in (pair.ml, pair.sl):
+                    if proc is not None:
+                        proc.stop()
+            shutil.rmtree(sockets, ignore_errors=True)
+        return [pair.result for pair in pairs if pair.result is not None]
+
+    def _watch(self, job: TaskJob, pairs: list[_Pair], reporter: Reporter) -> None:
+        while any(p.result is None for p in pairs):
+            for pair in pairs:
+                if pair.result is not None or pair.ml is None:
+                    continue
+                code = pair.ml.popen.poll()
+                if code is not None:
+                    ok = code == 0
+                    note = "ML program finished" if ok else f"ML program exited with {code}; see {pair.ml.log}"
+                    pair.result = WorkerResult(pair.worker, ok, note)
+                elif not pair.sl.alive():
+                    pair.ml.stop()
+                    pair.result = WorkerResult(
+                        pair.worker, False, f"SL exited with {pair.sl.popen.returncode}; see {pair.sl.log}"
+                    )
+                if pair.result is not None:
+                    reporter.finished(pair.result)
+            if job.stop.wait(0.5):  # poll period of the children's exit codes; ends early when the SWOP stops
+                raise ExecutorError("the SWOP was stopped while the task ran")
+
+    def _start_sl(self, job: TaskJob, node: SlNodeDef, folder: Path, socket: Path) -> Proc:
+        args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
+        identity: list[str] = []
+        for attr in node.identities:
+            if attr.a_type in args:
+                path = Path(attr.src) / attr.sub_path if attr.sub_path else Path(attr.src)
+                identity += [args[attr.a_type], str(path)]
+        host = node.slhostip or "127.0.0.1"
+        apls: list[str] = []
+        if job.licensed:
+            apls = ["--apls-ip", self.profile.apls.locator.host, "--apls-port", str(self.profile.apls.port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "sl.cli",
+            "--host-ip",
+            host,
+            "--bind",
+            "127.0.0.1" if host.startswith("127.") else "0.0.0.0",
+            "--sn-ip",
+            job.sn.host,
+            "--sn-api-port",
+            str(job.sn.port),
+            "--sl-fs-port",
+            str(node.slport or 0),
+            "--socket",
+            str(socket),
+            "--data-dir",
+            str(folder / "sl"),
+            "--port-file",
+            str(folder / "sl" / "fs-port"),
+            *identity,
+            *apls,
+        ]
+        env = {**os.environ, **self.profile.sl_env(node), "PYTHONUNBUFFERED": "1"}
+        return _spawn(f"SL {node.idx}", argv, folder / "sl.log", env, folder)
+
+    @staticmethod
+    def _wait_for_sl(pair: _Pair) -> None:
+        port_file = pair.folder / "sl" / "fs-port"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not port_file.exists():
+            if not pair.sl.alive():
+                raise ExecutorError(f"SL of {pair.worker} exited with {pair.sl.popen.returncode}; see {pair.sl.log}")
+            if time.monotonic() > deadline:
+                raise ExecutorError(f"SL of {pair.worker} did not start within {START_TIMEOUT_S:.0f}s")
+            time.sleep(0.1)  # bounded wait for the SL to write its port file
+
+    def _start_ml(self, job: TaskJob, body: RunSwarmBody, pair: _Pair, socket: Path, python: Path | None) -> Proc:
+        workdir = self._stage_workdir(body, pair)
+        entry = body.entrypoint
+        program = str(python or sys.executable) if Path(entry).name.startswith("python") else entry
+        env = {**os.environ, **body.env, **_env(pair.node.usrenvvars), "PYTHONUNBUFFERED": "1"}
+        env = {k: _host_path(v, body.working_dir, workdir) for k, v in env.items()}
+        env["SWARM_SL_SOCKET"] = str(socket)
+        return _spawn(f"ML {pair.node.idx}", [program, *body.args], pair.folder / "ml.log", env, workdir)
+
+    def _stage_workdir(self, body: RunSwarmBody, pair: _Pair) -> Path:
+        """The host folder standing for ``WorkingDir``, with private and shared content in their places."""
+        private = pair.node.privatedata
+        working = body.working_dir.rstrip("/") or "/"
+        if private is not None and body.private_content and body.private_content.rstrip("/") == working:
+            workdir = Path(private.src)
+        else:
+            workdir = pair.folder / "work"
+            if private is not None and body.private_content:
+                _link(Path(private.src), _below(working, body.private_content, workdir))
+        workdir.mkdir(parents=True, exist_ok=True)
+        for mount in body.shared_content or []:
+            src = Path(mount.src) if mount.m_type == "BIND" else self.state_dir / "content" / safe_name(mount.src)
+            if mount.m_type == "VOLUME" and (src / str(pair.node.idx)).is_dir():
+                src = src / str(pair.node.idx)  # a SWARMCONTENT volume: this node's copy
+            if not src.exists():
+                raise ExecutorError(f"SharedContent Src {mount.src} does not exist on this host")
+            _link(src.absolute(), _below(working, mount.tgt, workdir))
+        return workdir
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _spawn(name: str, argv: list[str], log_file: Path, env: dict[str, str], cwd: Path) -> Proc:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    cwd.mkdir(parents=True, exist_ok=True)
+    log.info("starting %s: %s", name, " ".join(argv))
+    with open(log_file, "wb") as out:
+        popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    return Proc(name, popen, log_file)
+
+
+def _env(entries: list[dict[str, str]] | None) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for entry in entries or ():
+        merged.update(entry)
+    return merged
+
+
+def _below(working: str, target: str, workdir: Path) -> Path:
+    """Where a container path under ``WorkingDir`` is on this host; paths elsewhere cannot be emulated."""
+    rel = os.path.relpath(target.rstrip("/") or "/", working)
+    if rel == "." or rel.startswith(".."):
+        raise ExecutorError(f"{target} is not below WorkingDir {working}; the PROCESS executor cannot place it")
+    return workdir / rel
+
+
+def _host_path(value: str, working: str, workdir: Path) -> str:
+    """Absolute container paths under ``WorkingDir`` in env values point at the host folder standing for it."""
+    base = working.rstrip("/")
+    if value == base or value.startswith(base + "/"):
+        return str(workdir) + value[len(base) :]
+    return value
+
+
+def _link(src: Path, at: Path) -> None:
+    at.parent.mkdir(parents=True, exist_ok=True)
+    if at.is_symlink():
+        at.unlink()
+    elif at.exists():
+        raise ExecutorError(f"cannot place {src} at {at}: something else is there")
+    at.symlink_to(src, target_is_directory=src.is_dir())
+
+
+def _download(target: str, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parsed = urllib.parse.urlparse(target)
+    try:
+        if parsed.scheme in ("http", "https"):
+            with urllib.request.urlopen(target, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(out, "wb") as dst:
+                shutil.copyfileobj(resp, dst)
+        else:
+            source = Path(urllib.request.url2pathname(parsed.path) if parsed.scheme == "file" else target)
+            if source.is_dir():
+                shutil.copytree(source, out, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(source, out)
+    except OSError as exc:
+        raise ExecutorError(f"cannot download {target}: {exc}") from exc

@@ -1,0 +1,385 @@
+"""A SWOP with the PROCESS executor runs a swarm that an operator assigns from SWCI.
+
+One sentinel SN, one ``python -m swop.cli`` whose profile holds two SL nodes (certificates ``sl-1`` and ``sl-2``,
+one private folder each), and a SWCI session (``swci-1``) that registers a RUN_SWARM task for ``tiny_torch.py``,
+assigns it ``WITH 1 PEERS`` and waits for the task runner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from swarm_learning.sn_client import SNClient
+from swci.session import SwciSession
+from swop.executors.base import SnAddress, TaskJob, WorkerResult
+from swop.executors.process import ProcessExecutor, missing_requirements, pip_requirements
+from swop.schema import load_profile, load_task
+from tests.conftest import CertFactory
+from tests.integration.harness import PROGRAMS, REPO, Daemon, logs_of, spawn, start_sn
+
+TR = "defaulttaskbb.taskdb.sml.hpe"
+TASK = "swarm_tiny_task"
+BUILD = "user_env_tiny_build_task"
+ENV = "user-env-tiny"
+
+
+def profile_yaml(swarm_ca: CertFactory, sn_port: int, data: Path) -> str:
+    nodes = []
+    for idx, name in enumerate(("sl-1", "sl-2")):
+        p = swarm_ca.paths(name)
+        (data / f"site{idx}").mkdir(parents=True, exist_ok=True)
+        nodes.append(
+            textwrap.dedent(f"""\
+              - slnodedef:
+                  idx: {idx}
+                  identity:
+                    - attribute: {{aType: KEY, mType: BIND, src: {p.key}, tgt: /swarm-cert/key.pem}}
+                    - attribute: {{aType: CERT, mType: BIND, src: {p.cert}, tgt: /swarm-cert/cert.pem}}
+                    - attribute: {{aType: CAPATH, mType: BIND, src: {p.capath}, tgt: /swarm-cert/capath}}
+                  slhostname: sl{idx + 1}
+                  slhostip: 127.0.0.1
+                  slport: ~
+                  privatedata: {{src: {data / f"site{idx}"}, mType: BIND}}
+                  slenvvars: ~
+                  usrhostname: user{idx + 1}
+                  usrenvvars: [SCRATCH_DIR: "user{idx + 1}"]
+            """)
+        )
+    head = textwrap.dedent(f"""\
+        ---
+        groupname: local
+        taskrunner: {TR}
+        policyuri: ~
+        resourcemgr:
+          mgrtype: PROCESS
+        network: default
+        apls:
+          locator: {{host: 127.0.0.1, port: ~}}
+        apisrv:
+          locator: {{host: 127.0.0.1, port: {sn_port}, service: ~}}
+        envvars:
+          - SL_LOG_LEVEL: INFO
+        nodes:
+        """)
+    return head + "".join(textwrap.indent(n, "  ") for n in nodes)
+
+
+RUN_TASK = f"""\
+Name: {TASK}
+TaskType: RUN_SWARM
+Author: tester
+Prereq: {BUILD}
+Outcome: {TASK}
+Body:
+  Command: model/tiny_torch.py
+  Entrypoint: python3
+  WorkingDir: /tmp/test
+  Envvars: [MAX_EPOCHS: 2, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 4]
+  PrivateContent: /tmp/test
+  SharedContent:
+    - Src: {PROGRAMS}
+      Tgt: /tmp/test/model
+      MType: BIND
+"""
+
+
+BUILD_TASK = f"""\
+Name: {BUILD}
+TaskType: MAKE_USER_CONTAINER
+Author: tester
+Prereq: ROOTTASK
+Outcome: {ENV}
+Body:
+  BuildContext: sl-cli-lib
+  BuildType: INLINE
+  BuildSteps:
+  - FROM python:3.11-slim
+  - ' '
+  - RUN pip install --no-cache-dir numpy \\
+  - "  torch && pip --version"
+  - RUN pip install pip==23.3.2
+"""
+
+
+@dataclass
+class Site:
+    sn: Daemon
+    swop: Daemon
+    usr: Path
+    data: Path
+
+
+@pytest.fixture
+def site(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[Site]:
+    sn_args = _identity(swarm_ca, "sn-1")
+    sn = start_sn(tmp_path / "sn", sn_args)
+    usr, data = tmp_path / "usr", tmp_path / "data"
+    (usr / "taskdefs").mkdir(parents=True)
+    (usr / "swop_profile.yaml").write_text(profile_yaml(swarm_ca, sn.port, data))
+    (usr / "taskdefs" / "run_tiny.yaml").write_text(RUN_TASK)
+    (usr / "taskdefs" / "build_tiny.yaml").write_text(BUILD_TASK)
+    state = Site(sn, start_swop(usr, swarm_ca, tmp_path / "swop" / "swop.log"), usr, data)
+    try:
+        _wait_listening(swarm_ca, sn.port, state.swop)
+        yield state
+    finally:
+        state.swop.stop()
+        sn.stop()
+
+
+def start_swop(usr: Path, swarm_ca: CertFactory, log: Path) -> Daemon:
+    argv = [sys.executable, "-m", "swop.cli", "--usr-dir", str(usr), "--profile-file-name", "swop_profile.yaml"]
+    return Daemon(spawn([*argv, *_identity(swarm_ca, "swop-1")], log), log, 0)
+
+
+def _identity(swarm_ca: CertFactory, name: str) -> list[str]:
+    p = swarm_ca.paths(name)
+    return ["--cert", str(p.cert), "--key", str(p.key), "--capath", str(p.capath)]
+
+
+def _wait_listening(swarm_ca: CertFactory, port: int, swop: Daemon, timeout: float = 60) -> None:
+    client = SNClient("127.0.0.1", port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    deadline, height = time.monotonic() + timeout, 0
+    try:
+        while time.monotonic() < deadline:
+            if any(listener.peer == "swop-1" for listener in client.task_runner_listeners(TR)):
+                return
+            assert swop.popen.poll() is None, swop.output()
+            height = client.wait_for_change(height, 2)
+    finally:
+        client.close()
+    raise AssertionError(f"the SWOP did not listen on {TR} within {timeout}s:\n{swop.output()}")
+
+
+def _run(session: SwciSession, line: str) -> list[str]:
+    result = session.run_line(line)
+    assert result.ok, f"{line}: {result.error}\n" + "\n".join(result.lines)
+    return result.lines
+
+
+def _workers_done(swarm_ca: CertFactory, port: int, timeout: float) -> list[str]:
+    """The statuses of the SWOP's workers once none is running any more (bounded by ``timeout``)."""
+    client = SNClient("127.0.0.1", port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    deadline, height = time.monotonic() + timeout, 0
+    try:
+        while time.monotonic() < deadline:
+            peer = client.task_runner_peer(TR, "swop-1")
+            statuses = [w.status for w in peer.workers]
+            if len(statuses) == 2 and all(s in ("COMPLETE", "FAILED") for s in statuses):
+                return statuses
+            height = client.wait_for_change(height, 2)
+    finally:
+        client.close()
+    raise AssertionError(f"the SWOP's workers did not finish within {timeout}s")
+
+
+def test_a_run_swarm_task_assigned_from_swci_trains_both_profile_nodes_to_the_same_weights(
+    site: Site, swarm_ca: CertFactory
+) -> None:
+    started = time.monotonic()
+    with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
+        _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 5")
+        _run(swci, "SET CONTEXT ENV default SWCI_GENERIC_TASK_MAX_WAIT_TIME 3")
+        _run(swci, "CREATE TASK FROM taskdefs/build_tiny.yaml")
+        _run(swci, f"FINALIZE TASK {BUILD}")
+        _run(swci, f"RESET TASKRUNNER {TR}")
+        _run(swci, f"ASSIGN TASK {BUILD} TO {TR} WITH 1 PEERS")
+        built = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        assert any("TASK_STATE : COMPLETE" in line for line in built), "\n".join(built) + site.swop.output()
+        _run(swci, "CREATE TASK FROM taskdefs/run_tiny.yaml")
+        _run(swci, f"FINALIZE TASK {TASK}")
+        _run(swci, f"RESET TASKRUNNER {TR}")
+        _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+        try:
+            lines = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{site.swop.output()}\n{logs_of(site.usr)}") from None
+    assert any("TASK_STATE : COMPLETE" in line for line in lines), "\n".join(lines)
+    statuses = _workers_done(swarm_ca, site.sn.port, timeout=240)
+    assert statuses == ["COMPLETE", "COMPLETE"], site.swop.output() + logs_of(site.usr)
+
+    # the ML programs ran in the user environment the build task made (a virtualenv named after its Outcome)
+    env_python = site.usr / ".swop-local" / "envs" / ENV / "bin" / "python"
+    assert env_python.exists()
+    assert f"starting ML 0: {env_python} model/tiny_torch.py" in site.swop.output()
+
+    runs = sorted((site.usr / ".swop-local" / "runs").glob(f"{TASK}-*"))
+    assert runs, site.swop.output()
+    digests = [json.loads((runs[-1] / str(i) / "sl" / "status.json").read_text()) for i in (0, 1)]
+    finals = {d.get("final_weights_sha256") for d in digests}
+    assert len(finals) == 1 and None not in finals, digests
+    # each ML program wrote its result into its own private folder, under SCRATCH_DIR relative to WorkingDir
+    assert (site.data / "site0" / "user1" / "result.json").exists()
+    assert (site.data / "site1" / "user2" / "result.json").exists()
+    print(f"RUN_SWARM through a PROCESS SWOP: {time.monotonic() - started:.1f}s")
+
+    # SIGTERM: the SWOP stops listening on its task runner and exits with 0
+    site.swop.stop()
+    assert site.swop.popen.returncode == 0, site.swop.output()
+    client = SNClient("127.0.0.1", site.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    try:
+        assert not [listener.peer for listener in client.task_runner_listeners(TR)]
+    finally:
+        client.close()
+    assert "SWOP stopped" in site.swop.output()
+
+
+def test_a_run_swarm_whose_ml_program_fails_ends_the_task_runner_in_error_naming_the_worker(
+    site: Site, swarm_ca: CertFactory
+) -> None:
+    broken = RUN_TASK.replace(f"Prereq: {BUILD}", "Prereq: ROOTTASK").replace("model/tiny_torch.py", "model/nope.py")
+    (site.usr / "taskdefs" / "run_broken.yaml").write_text(broken)
+    with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
+        _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 3")
+        _run(swci, "CREATE TASK FROM taskdefs/run_broken.yaml")
+        _run(swci, f"FINALIZE TASK {TASK}")
+        _run(swci, f"RESET TASKRUNNER {TR}")
+        _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+        result = swci.run_line(f"WAIT FOR TASKRUNNER {TR}")
+    assert not result.ok, "\n".join(result.lines)
+    assert "ERROR" in (result.error or ""), result.error
+    assert "swop-1" in (result.error or "") and "ML program exited with 2" in (result.error or ""), result.error
+    assert _workers_done(swarm_ca, site.sn.port, timeout=60) == ["FAILED", "FAILED"]
+
+
+# ------------------------------------------------------------------------ the executor's other task types, directly
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def progress(self, worker: str | None, note: str) -> None:
+        self.lines.append(note)
+
+    def finished(self, result: WorkerResult) -> None:
+        self.lines.append(result.description)
+
+
+def _job(task_text: str, tmp_path: Path, swarm_ca: CertFactory) -> tuple[ProcessExecutor, TaskJob]:
+    profile = load_profile(profile_yaml(swarm_ca, 1, tmp_path / "data"))
+    task = load_task(task_text)
+    return ProcessExecutor(profile, tmp_path / "state"), TaskJob(task, profile, 1, SnAddress("127.0.0.1", 1))
+
+
+def test_user_content_is_downloaded_and_extracted_once_per_node_for_swarmcontent(
+    tmp_path: Path, swarm_ca: CertFactory
+) -> None:
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "model.py").write_text("print('hi')\n")
+    archive = shutil.make_archive(str(tmp_path / "bundle"), "gztar", source)
+    text = textwrap.dedent(f"""\
+        Name: content_task
+        TaskType: MAKE_SWARM_USER_CONTENT
+        Author: tester
+        Prereq: ROOTTASK
+        Outcome: tiny-content
+        Body:
+          ContentType: SWARMCONTENT
+          OpsList:
+            - Operation: DOWNLOAD
+              Target: file://{source}/pkg/model.py
+              Options: [Out: model/model.py]
+            - Operation: EXTRACT
+              Target: {archive}
+              Options: [Out: unpacked]
+        """)
+    executor, job = _job(text, tmp_path, swarm_ca)
+    [result] = executor.execute(job, Notes())
+    assert result.ok, result.description
+    for idx in (0, 1):
+        volume = tmp_path / "state" / "content" / "tiny-content" / str(idx)
+        assert (volume / "model" / "model.py").read_text() == "print('hi')\n"
+        assert (volume / "unpacked" / "pkg" / "model.py").exists()
+
+
+def test_pull_image_succeeds_with_a_note_and_a_remote_build_fails_with_a_reason(
+    tmp_path: Path, swarm_ca: CertFactory
+) -> None:
+    pull = textwrap.dedent("""\
+        Name: pull-task-tf2
+        TaskType: PULL_IMAGE
+        Author: tester
+        Prereq: ROOTTASK
+        Outcome: hub.example/tensorflow:2.7.0
+        Body: {Tag: "2.7.0", RepoName: tensorflow, OrgAndReg: hub.example/, Auth: ~}
+        """)
+    executor, job = _job(pull, tmp_path, swarm_ca)
+    [result] = executor.execute(job, Notes())
+    assert result.ok and "no image to pull" in result.description
+    remote = BUILD_TASK.replace("BuildType: INLINE", "BuildType: REMOTE")
+    executor, job = _job(remote, tmp_path, swarm_ca)
+    [result] = executor.execute(job, Notes())
+    assert not result.ok and "REMOTE" in result.description
+
+
+def test_pip_lines_of_build_steps_name_their_requirements_and_installed_ones_are_not_missing() -> None:
+    steps = ["FROM x", "RUN pip3 install -U --no-cache-dir numpy>=1 \\", "  torch && \\", "  pip install ./w.whl",
+             "RUN pip install no-such-package-swop-test==9.9"]  # fmt: skip
+    specs = pip_requirements(steps)
+    assert specs == ["numpy>=1", "torch", "no-such-package-swop-test==9.9"]
+    assert missing_requirements(specs) == ["no-such-package-swop-test==9.9"]
+
+
+def test_a_swop_stopped_mid_task_reports_failure_and_a_target_reassignment_to_it_restarted_completes(
+    site: Site, swarm_ca: CertFactory
+) -> None:
+    long_run = RUN_TASK.replace(f"Prereq: {BUILD}", "Prereq: ROOTTASK").replace("MAX_EPOCHS: 2", "MAX_EPOCHS: 3")
+    (site.usr / "taskdefs" / "run_long.yaml").write_text(long_run)
+    client = SNClient("127.0.0.1", site.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    try:
+        with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
+            _run(swci, "CREATE TASK FROM taskdefs/run_long.yaml")
+            _run(swci, f"FINALIZE TASK {TASK}")
+            _run(swci, f"RESET TASKRUNNER {TR}")
+            _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+        deadline, height = time.monotonic() + 120, 0
+        while time.monotonic() < deadline:
+            workers = client.task_runner_peer(TR, "swop-1").workers
+            if len(workers) == 2 and all("ML started" in w.description for w in workers):
+                break
+            height = client.wait_for_change(height, 2)
+        else:
+            raise AssertionError("the ML programs did not start:\n" + site.swop.output())
+        site.swop.stop()  # SIGTERM
+        assert site.swop.popen.returncode == 0, site.swop.output()
+        view = client.task_runner(TR)
+        assert view.state == "ERROR" and view.error_peer == "swop-1", view
+        assert "stopped" in view.error_reason, view.error_reason
+        assert [w.status for w in client.task_runner_peer(TR, "swop-1").workers] == ["FAILED", "FAILED"]
+        pids = [int(ln.split("(pid ")[1].split(")")[0]) for ln in site.swop.output().splitlines() if "(pid " in ln]
+        assert len(pids) == 4 and not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+        # the SWOP restarts; the operator re-assigns the same task to it: the run completes
+        site.swop = start_swop(site.usr, swarm_ca, site.swop.log.with_name("swop-restarted.log"))
+        _wait_listening(swarm_ca, site.sn.port, site.swop)
+        with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
+            _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 4")
+            _run(swci, f"ASSIGN TASK {TASK} TO {TR} TARGET swop-1")
+            lines = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        assert any("TASK_STATE : COMPLETE" in line for line in lines), "\n".join(lines) + site.swop.output()
+        assert _workers_done(swarm_ca, site.sn.port, timeout=240) == ["COMPLETE", "COMPLETE"]
+    finally:
+        client.close()
+
+
+def test_a_malformed_profile_stops_the_swop_at_start_with_one_line_naming_the_field(tmp_path: Path) -> None:
+    good = (REPO / "tests" / "unit" / "data" / "swop" / "profiles" / "process_executor_profile.yaml").read_text()
+    (tmp_path / "bad.yaml").write_text(good.replace("mgrtype: PROCESS", "mgrtype: PODMAN"))
+    argv = [sys.executable, "-m", "swop.cli", "--usr-dir", str(tmp_path), "--profile-file-name", "bad.yaml"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    [line] = [ln for ln in done.stderr.splitlines() if "ERROR" in ln]
+    assert "bad.yaml line 8" in line and "mgrtype" in line, line
+    assert not (tmp_path / ".swop-local").exists()
