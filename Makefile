@@ -43,3 +43,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf demo-work swarm-local demo-summary.json .pytest_cache
+
+# container images (issue 7): `make images`, `make local-base` (at the end: the default goal stays above)
+include docker/images.mk

@@ -171,10 +171,18 @@ def generate(
     host_index: int = 1,
     spiffe_domain: str | None = DEFAULT_TRUST_DOMAIN,
     role: str | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> dict[str, CertPaths]:
+    """Issue each of ``names``; ``hosts`` (addresses or DNS names the components are reached at) are added to the
+    default ``localhost``/``127.0.0.1`` SANs: an SN's etcd member checks that a peer's certificate names the
+    address that peer advertises (its ``--host-ip``)."""
     for n in names:  # every name's role first: nothing is written when one is wrong
         _role_for(n, role)
-    return {n: issue(out, n, host_index=host_index, spiffe_domain=spiffe_domain, role=role) for n in names}
+    all_hosts = ("localhost", "127.0.0.1", *(h for h in hosts if h not in ("localhost", "127.0.0.1")))
+    return {
+        n: issue(out, n, host_index=host_index, spiffe_domain=spiffe_domain, role=role, hosts=all_hosts)
+        for n in names
+    }
 
 
 def revoke(out: Path, name: str, host_index: int = 1) -> tuple[Revoked, Path]:
@@ -223,6 +231,13 @@ def revoke(out: Path, name: str, host_index: int = 1) -> tuple[Revoked, Path]:
     help="Trust domain of the URI SAN spiffe://DOMAIN/<role>/<name> that binds each certificate to its role.",
 )
 @click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Address or DNS name the component is reached at (repeatable): an SN needs its --host-ip here.",
+)
+@click.option(
     "--revoke",
     "revoked",
     multiple=True,
@@ -236,6 +251,7 @@ def main(
     names: tuple[str, ...],
     role: str | None,
     spiffe_domain: str,
+    hosts: tuple[str, ...],
     revoked: tuple[str, ...],
 ) -> None:
     """Create a CA (or reuse it) and a key + certificate for each component; or revoke certificates."""
@@ -254,7 +270,7 @@ def main(
             if not names:
                 return
         wanted = list(names) or [f"{c}-{host_index}" for c in DEFAULT_COMPONENTS]
-        issued = generate(folder, wanted, host_index, spiffe_domain or None, role)
+        issued = generate(folder, wanted, host_index, spiffe_domain or None, role, hosts)
     except SwarmLearningError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"CA path (give to every component as --capath): {folder / 'ca' / 'capath'}")
