@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -126,17 +127,28 @@ def run_entrypoint(
         env = {k: v.replace(inside, str(outside)) for k, v in env.items()}
     env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
     python = sys.executable
+    entrypoint = ENTRYPOINT
+    reachable: Path | None = None
     if user is not None:  # another user may not reach this virtualenv; the entry point needs only the stdlib
         python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
-    return subprocess.run(
-        [python, str(ENTRYPOINT), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-        user=user,
-    )
+        # nor this checkout (a clone in a private temp folder): run a copy from a folder everybody may read
+        reachable = Path(tempfile.mkdtemp(prefix="swarm-entrypoint-"))
+        reachable.chmod(0o755)
+        entrypoint = Path(shutil.copy(ENTRYPOINT, reachable / ENTRYPOINT.name))
+        entrypoint.chmod(0o644)
+    try:
+        return subprocess.run(
+            [python, str(entrypoint), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            user=user,
+        )
+    finally:
+        if reachable is not None:
+            shutil.rmtree(reachable, ignore_errors=True)
 
 
 SN_IMAGE_ENV = {"SWARM_COMPONENT": "sn", "SN_API_SERVER_PORT": "30304", "SN_ETH_PORT_EXT": "30303"}
