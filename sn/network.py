@@ -43,8 +43,10 @@ import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sn.chain.engine import EmbeddedChain, LedgerEntry
 from sn.consensus import (
@@ -79,6 +81,7 @@ FIRST_VOTERS = 3
 CATCH_UP_TIMEOUT = 120.0
 _VIEW_ERRORS: tuple[type[BaseException], ...] = (SwarmLearningError, *ETCD_ERRORS)
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+T = TypeVar("T")
 
 
 class NotAnSN(IdentityError):
@@ -496,27 +499,19 @@ class SNNetwork:
 
     def _view_through_voter(self, height: int, head_hash: str, applied: int) -> api.NetworkView:
         assert self.state is not None
-        problems: list[str] = []
-        for address in self.voter_apis():
-            host, _, port = address.rpartition(":")
-            client = SNClient(host, int(port), self.options.identity, retry_seconds=2.0)
-            try:
-                theirs = client.network()
-            except SwarmLearningError as exc:
-                problems.append(f"{address}: {exc}")
-                continue
-            finally:
-                client.close()
-            return theirs.model_copy(update={
-                "member_name": self.state.member_name, "voter": False, "applied": applied, "height": height,
-                "head_hash": head_hash,
-            })  # fmt: skip
-        return api.NetworkView(
-            network_id=self.state.network_id, member_name=self.state.member_name, voter=False, leader=None,
-            members=[], applied=applied, height=height, head_hash=head_hash,
-            error="this SN is a learner and no voting SN answered for the member list: " + ("; ".join(problems)
-                                                                                          or "none known"),
-        )  # fmt: skip
+        try:
+            theirs = self._through_a_voter(
+                "this SN is a learner and no voting SN answered for the member list", SNClient.network, 2.0
+            )
+        except ConsensusError as exc:
+            return api.NetworkView(
+                network_id=self.state.network_id, member_name=self.state.member_name, voter=False, leader=None,
+                members=[], applied=applied, height=height, head_hash=head_hash, error=str(exc),
+            )  # fmt: skip
+        return theirs.model_copy(update={
+            "member_name": self.state.member_name, "voter": False, "applied": applied, "height": height,
+            "head_hash": head_hash,
+        })  # fmt: skip
 
     # ------------------------------------------------------------------------------------ membership
 
@@ -576,19 +571,23 @@ class SNNetwork:
     def forward(self, entry: LedgerEntry) -> int:
         """Hand ``entry`` to a voting SN's API; return its sequence number in the log."""
         body = api.NetworkSubmit(entry=encode_entry(entry).hex())
+        return self._through_a_voter(
+            "this SN is a learner and no voting SN took its entry", lambda sn: sn.network_submit(body).seq, 5.0
+        )
+
+    def _through_a_voter(self, what: str, call: Callable[[SNClient], T], retry_seconds: float) -> T:
+        """``call`` on the first voting SN's API that answers; ``ConsensusError`` naming every failure otherwise."""
         tried: list[str] = []
         for address in self.voter_apis():
             host, _, port = address.rpartition(":")
-            client = SNClient(host, int(port), self.options.identity, retry_seconds=5.0)
+            client = SNClient(host, int(port), self.options.identity, retry_seconds=retry_seconds)
             try:
-                return client.network_submit(body).seq
+                return call(client)
             except SwarmLearningError as exc:
                 tried.append(f"{address}: {exc}")
             finally:
                 client.close()
-        raise ConsensusError(
-            "this SN is a learner and no voting SN took its entry: " + ("; ".join(tried) or "no voter API known")
-        )
+        raise ConsensusError(f"{what}: " + ("; ".join(tried) or "no voter API known"))
 
 
 def _end_leftover_member(data_dir: Path) -> None:

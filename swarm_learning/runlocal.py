@@ -174,6 +174,12 @@ class LocalSwarm:
             str(self.cert_dir / "ca" / "capath"),
         ]
 
+    def _tls_identity(self, name: str) -> TLSIdentity:
+        """The identity of component ``name`` from this run's certificates (what ``_identity_args`` passes on)."""
+        return TLSIdentity.from_options(
+            self.cert_dir / f"{name}-cert.pem", self.cert_dir / f"{name}-key.pem", self.cert_dir / "ca" / "capath"
+        )
+
     def _apls_args(self) -> list[str]:
         if self.license_server is None:
             return []
@@ -183,11 +189,8 @@ class LocalSwarm:
         """A license server in the loop, as on a real site, with a community license made for this machine."""
         folder = self.workdir / "license-server"
         issuer, license_file = community_license(folder)
-        ident = TLSIdentity.from_options(
-            self.cert_dir / "license-1-cert.pem", self.cert_dir / "license-1-key.pem", self.cert_dir / "ca" / "capath"
-        )
         self.license_server = start_license_server_process(
-            folder / "data", ident, [issuer], licenses=[license_file], log_file=folder / "license-server.log"
+            folder / "data", self._tls_identity("license-1"), [issuer], licenses=[license_file], log_file=folder / "license-server.log"
         )
 
     def _start_sn(self, port: int, append_log: bool = False) -> int:
@@ -294,10 +297,7 @@ class LocalSwarm:
 
     # -- watch -------------------------------------------------------------------------------------------------
     def monitor_client(self) -> SNClient:
-        ident = TLSIdentity.from_options(
-            self.cert_dir / "swci-1-cert.pem", self.cert_dir / "swci-1-key.pem", self.cert_dir / "ca" / "capath"
-        )
-        return SNClient("127.0.0.1", self.sn_port, ident, retry_seconds=5)
+        return SNClient("127.0.0.1", self.sn_port, self._tls_identity("swci-1"), retry_seconds=5)
 
     def wait(self, view: ProgressView) -> tuple[bool, int]:
         """Wait for every ML program; returns (all succeeded, rounds merged)."""
