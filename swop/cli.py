@@ -17,23 +17,17 @@ import click
 
 from licensing.address import AplsAddress, apls_options
 from licensing.client import acquire_license
-from swarm_learning.errors import ConfigurationError, SwarmLearningError
+from swarm_learning.errors import SwarmLearningError
 from swarm_learning.identity_options import identity_options, load_identity
 from swarm_learning.logs import configure
 from swarm_learning.process import stop_event
 from swarm_learning.sn_client import SNClient
 from swop.agent import AgentSettings, SwopAgent
-from swop.executors.base import Executor, SnAddress
-from swop.executors.process import ProcessExecutor
-from swop.schema import SchemaError, SwopProfile, load_profile
+from swop.executors import make_executor
+from swop.executors.base import SnAddress
+from swop.schema import SchemaError, load_profile
 
 log = logging.getLogger("swarm.SWOP")
-
-
-def make_executor(profile: SwopProfile, state_dir: Path) -> Executor:
-    if profile.resourcemgr.mgrtype == "PROCESS":
-        return ProcessExecutor(profile, state_dir)
-    raise ConfigurationError("resourcemgr.mgrtype DOCKER is not available yet in this SWOP; use mgrtype: PROCESS")
 
 
 @click.command("swop", context_settings={"show_default": True})

@@ -78,6 +78,12 @@ class Executor(ABC):
         self.profile = profile
         self.state_dir = state_dir
 
+    def clean_up_leftovers(self) -> list[str]:
+        """Stop what an earlier life of this SWOP started and left running (it was killed); names what was stopped.
+
+        Called once at start, before listening. The default has nothing to clean up."""
+        return []
+
     def workers(self, task: TaskDefinition) -> list[str]:
         """The workers this site enrolls for ``task``: one per profile node for RUN_SWARM, none otherwise."""
         if task.task_type is TaskType.RUN_SWARM:

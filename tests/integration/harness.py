@@ -53,7 +53,8 @@ def wait_for_port_file(path: Path, popen: subprocess.Popen[bytes], log: Path, ti
     raise AssertionError(f"no port file after {timeout}s:\n{log.read_text(errors='replace')}")
 
 
-def start_sn(workdir: Path, identity: list[str], port: int = 0) -> Daemon:
+def start_sn(workdir: Path, identity: list[str], port: int = 0, bind: str = "127.0.0.1") -> Daemon:
+    """A sentinel SN; ``bind`` another local address (e.g. a Docker bridge's gateway) to let containers reach it."""
     port_file = workdir / "sn-port"
     port_file.unlink(missing_ok=True)
     log = workdir / "sn.log"
@@ -64,7 +65,7 @@ def start_sn(workdir: Path, identity: list[str], port: int = 0) -> Daemon:
             "sn.cli",
             "--sentinel",
             "--bind",
-            "127.0.0.1",
+            bind,
             "--sn-api-port",
             str(port),
             "--data-dir",

