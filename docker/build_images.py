@@ -10,7 +10,8 @@ Order: ``runtime`` (Debian + Python + the project wheel with pinned dependencies
 ``sn sl swop swci license`` and the ML bases ``ml-pytorch ml-keras`` on top of it. Each image gets a small build
 context of its own in a temporary folder (the repository, with its virtualenv, is never sent to the daemon):
 its Dockerfile, ``constraints.txt``, ``entrypoint.py``, ``healthcheck.py``, ``ca/ca-bundle.crt`` (empty unless
-``--ca-bundle``) and ``wheels/`` (the project wheel, and its dependencies in ``requirements.txt``; for ``ml-pytorch`` also ``torch-*.whl`` found in
+``--ca-bundle``) and ``wheels/`` (runtime: the project wheel, and its dependencies in ``requirements.txt``; swop:
+the project wheel, for build tasks' ``sl-cli-lib`` context; ``ml-pytorch``: ``torch-*.whl`` found in
 ``--local-wheels`` folders, default ``$PIP_FIND_LINKS``).
 
 Uses the classic builder (``DOCKER_BUILDKIT=0``): the Debian engine here has no BuildKit. Prints, and with
@@ -106,8 +107,9 @@ def make_context(name: str, root: Path, project_wheel: Path, ca_bundle: Path | N
         shutil.copyfile(ca_bundle, bundle)
     else:
         bundle.write_text("")
-    if name == "runtime":
+    if name in ("runtime", "swop"):  # swop: the client wheel it puts into the sl-cli-lib build-context volume
         shutil.copy2(project_wheel, ctx / "wheels" / project_wheel.name)
+    if name == "runtime":
         (ctx / "requirements.txt").write_text(runtime_requirements(project_wheel))
     if name == "ml-pytorch":
         for folder in wheel_dirs:

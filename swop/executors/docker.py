@@ -4,9 +4,12 @@ The engine is the one the environment names (``accessinfo: {accesstype: FROMENV}
 the docker CLI reads them). How each task type maps to the engine:
 
 - ``MAKE_USER_CONTAINER``: ``BuildSteps`` (Dockerfile lines) are built into the image ``<Outcome>:latest``. The build
-  context is a temporary folder holding the Dockerfile and, when ``BuildContext`` names a Docker volume that exists,
-  that volume's files (a missing volume is reported as a progress note; a ``COPY`` of its files then fails with
-  Docker's reason). Proxy settings of the SWOP's environment are passed as build arguments.
+  context is a temporary folder holding the Dockerfile and, when ``BuildContext`` names a Docker volume, that
+  volume's files. ``sl-cli-lib`` (the product's name for the volume holding the client wheel) is made when missing,
+  holding this release's wheel ``swarm_learning_open-<version>-py3-none-any.whl`` (from ``SWOP_CLIENT_WHEEL_DIR``,
+  set in the swop image, else built from the source tree the SWOP runs from); any other missing volume is reported
+  as a progress note (a ``COPY`` of its files then fails with Docker's reason). Proxy settings of the SWOP's
+  environment are passed as build arguments.
 - ``PULL_IMAGE``: ``<OrgAndReg><RepoName>:<Tag>`` is pulled (with ``Auth`` when given) and tagged ``<Outcome>:latest``.
 - ``MAKE_SWARM_USER_CONTENT``: the operations run in a staging folder on this host whose files are then copied into
   the Docker volume named by ``Outcome`` (created when missing). Every node sees the same volume.
@@ -32,6 +35,8 @@ import io
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -68,6 +73,8 @@ SL_DATA_DIR = "/platform/swarm/sl-data"
 SL_INSIDE_PORT = 30305
 START_TIMEOUT_S = 180.0
 BUILD_TIMEOUT_S = 1800.0
+CLIENT_LIB_VOLUME = "sl-cli-lib"
+WHEEL_GLOB = "swarm_learning_open-*.whl"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
@@ -134,6 +141,8 @@ class DockerExecutor(Executor):
         tag = image_of_outcome(job.task.outcome)
         with tempfile.TemporaryDirectory(prefix="swop-build-") as tmp:
             context = Path(tmp)
+            if body.build_context == CLIENT_LIB_VOLUME and not self._volume_exists(CLIENT_LIB_VOLUME):
+                self._make_client_lib(reporter)
             if body.build_context:
                 if self._volume_exists(body.build_context):
                     self._copy_out_of_volume(body.build_context, context)
@@ -179,6 +188,14 @@ class DockerExecutor(Executor):
                 self.client.volumes.create(name=volume, labels={f"{LABEL}-content": self.profile.groupname})
             self._copy_into_volume(Path(tmp), volume)
         return f"content {job.task.outcome} staged in Docker volume {volume}"
+
+    def _make_client_lib(self, reporter: Reporter) -> None:
+        wheel = client_wheel(self.state_dir / "wheels")
+        reporter.progress(None, f"creating volume {CLIENT_LIB_VOLUME} with {wheel.name}")
+        self.client.volumes.create(name=CLIENT_LIB_VOLUME, labels={f"{LABEL}-content": self.profile.groupname})
+        with tempfile.TemporaryDirectory(prefix="swop-wheel-") as tmp:
+            shutil.copy2(wheel, Path(tmp) / wheel.name)
+            self._copy_into_volume(Path(tmp), CLIENT_LIB_VOLUME)
 
     # -- run swarm -------------------------------------------------------------------------------------------
     def run_swarm(self, job: TaskJob, body: RunSwarmBody, reporter: Reporter) -> list[WorkerResult]:
@@ -473,6 +490,32 @@ class DockerExecutor(Executor):
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+def client_wheel(cache: Path) -> Path:
+    """This release's client wheel: from ``SWOP_CLIENT_WHEEL_DIR``, else built once from the source tree."""
+    folder = os.environ.get("SWOP_CLIENT_WHEEL_DIR")
+    if folder:
+        found = sorted(Path(folder).glob(WHEEL_GLOB))
+        if not found:
+            raise ExecutorError(f"SWOP_CLIENT_WHEEL_DIR={folder} holds no {WHEEL_GLOB}")
+        return found[-1]
+    found = sorted(cache.glob(WHEEL_GLOB))
+    if found:
+        return found[-1]
+    source = Path(__file__).resolve().parents[2]
+    if not (source / "pyproject.toml").is_file():
+        raise ExecutorError(
+            f"no client wheel for the {CLIENT_LIB_VOLUME} volume: set SWOP_CLIENT_WHEEL_DIR to a folder holding "
+            f"{WHEEL_GLOB}, or create the volume yourself"
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(cache), str(source)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    found = sorted(cache.glob(WHEEL_GLOB))
+    if done.returncode != 0 or not found:
+        raise ExecutorError(f"cannot build the client wheel from {source}: {done.stderr.strip()[-500:]}")
+    return found[-1]
 
 
 def _state(container: Container) -> dict[str, Any]:

@@ -48,7 +48,10 @@ class Engine:
         return run(["docker", *args], self.env, timeout, check)
 
     def has_image(self, image: str) -> bool:
-        return bool(self.docker("image", "inspect", image, check=False))
+        found = subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, env=self.env, timeout=60, check=False
+        )
+        return found.returncode == 0
 
 
 def unavailable(reason: str) -> None:
