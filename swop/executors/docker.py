@@ -17,12 +17,13 @@ the docker CLI reads them). How each task type maps to the engine:
   ``swarm-learning/sl:<version>``) and an ML container (the image of the ``Prereq`` task's ``Outcome``) on the
   profile's ``network`` (``default`` means the shared bridge network ``swarm-default``; a missing network is
   created), sharing only a Docker volume for the local channel (``/tmp/hpe-swarm``). Identity files are
-  bind-mounted read-only at their ``tgt``; ``PrivateContent`` is the node's ``privatedata``; ``SharedContent``
+  bind-mounted read-only at their ``tgt`` (profile paths are paths of the engine's host); ``PrivateContent`` is the node's ``privatedata``; ``SharedContent``
   entries are bind mounts or volumes at their ``Tgt``. Both containers of a node run as the owner of its private
   data folder (else of its key file), so the ML program can write its results there and the SL can read its key.
   The SL advertises ``slhostip`` (else its container name, resolvable on the network) and publishes ``slport``
   when given. A worker succeeds when its ML container exits with 0. Containers and channel volumes are removed at
-  the end; their logs are kept in ``state_dir/runs/<task>-<run>/<idx>/``.
+  the end; their logs and the SL's ``status.json`` (the final model's digest) are kept in
+  ``state_dir/runs/<task>-<run>/<idx>/``, so the SWOP's own folders never need to be paths of the engine's host.
 
 Everything this executor creates carries the label ``org.swarm-learning.swop=<groupname>``, so a restarted SWOP
 removes what a killed one left behind (``clean_up_leftovers``).
@@ -256,25 +257,18 @@ class DockerExecutor(Executor):
                 raise ExecutorError("the SWOP was stopped while the task ran")
 
     def _start_sl(self, job: TaskJob, node: SlNodeDef, worker: str, folder: Path, network: str) -> _Pair:
-        data = folder / "sl"
-        data.mkdir(parents=True, exist_ok=True)
-        user = self._node_user(node)
-        if os.geteuid() == 0:
-            os.chown(data, *(int(part) for part in user.split(":")))
+        folder.mkdir(parents=True, exist_ok=True)
         name = node.slhostname or f"{self.profile.groupname}-sl-{node.idx}"
         self._remove_named(name)
         channel = f"{self.profile.groupname}-{node.idx}-channel-{job.run}"
         self._fresh_channel(channel)
         args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
         command: list[str] = []
-        mounts = [
-            Mount(CHANNEL_DIR, channel, type="volume"),
-            Mount(SL_DATA_DIR, str(data.absolute()), type="bind"),
-        ]
+        mounts = [Mount(CHANNEL_DIR, channel, type="volume")]  # SL_DATA_DIR: the image's volume, copied out at the end
         for attr in node.identities:
             source = str(Path(attr.src) / attr.sub_path) if attr.sub_path else attr.src
             if attr.m_type == "BIND":
-                if not Path(source).exists():
+                if not _on_host(source):
                     raise ExecutorError(f"identity {attr.a_type} of node {node.idx}: {source} does not exist")
                 mounts.append(Mount(attr.tgt, str(Path(source).absolute()), type="bind", read_only=True))
             else:
@@ -303,21 +297,20 @@ class DockerExecutor(Executor):
             mounts=mounts,
             network=network,
             ports=ports,
-            user=user,
+            user=self._node_user(node),
             labels={**self.labels, **_labels(node.sllabels), f"{LABEL}.run": str(job.run)},
             networking_config=self._aliases(network, node.slnetworkopts),
         )
         return _Pair(node, worker, folder, container, channel)
 
     def _wait_for_sl(self, pair: _Pair) -> None:
-        port_file = pair.folder / "sl" / "fs-port"
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_file.exists():
+        while not _has_file(pair.sl, f"{SL_DATA_DIR}/fs-port"):
             if _state(pair.sl).get("Status") == "exited":
                 raise ExecutorError(f"SL of {pair.worker} exited at start: {_tail(pair.sl)}")
             if time.monotonic() > deadline:
                 raise ExecutorError(f"SL of {pair.worker} did not start within {START_TIMEOUT_S:.0f}s")
-            time.sleep(0.2)  # bounded wait for the SL to write its port file
+            time.sleep(0.3)  # bounded wait for the SL to write its port file
 
     def _start_ml(self, job: TaskJob, body: RunSwarmBody, pair: _Pair, image: str, network: str) -> Container:
         node = pair.node
@@ -325,14 +318,14 @@ class DockerExecutor(Executor):
         private = node.privatedata
         if body.private_content and private is not None:
             if private.m_type == "BIND":
-                if not Path(private.src).exists():
+                if not _on_host(private.src):
                     raise ExecutorError(f"privatedata of node {node.idx}: {private.src} does not exist on this host")
                 mounts.append(Mount(body.private_content, str(Path(private.src).absolute()), type="bind"))
             else:
                 mounts.append(Mount(body.private_content, private.src, type="volume"))
         for shared in body.shared_content or []:
             if shared.m_type == "BIND":
-                if not Path(shared.src).exists():
+                if not _on_host(shared.src):
                     raise ExecutorError(f"SharedContent Src {shared.src} does not exist on this host")
                 mounts.append(Mount(shared.tgt, str(Path(shared.src).absolute()), type="bind"))
             else:
@@ -359,15 +352,17 @@ class DockerExecutor(Executor):
         )
 
     def _finish(self, pair: _Pair) -> None:
-        """Keep the logs, remove both containers and the channel volume."""
+        """Keep the logs and the SL's status.json, remove both containers and the channel volume."""
         for role, container in (("ml", pair.ml), ("sl", pair.sl)):
             if container is None:
                 continue
             try:
                 container.stop(timeout=10)
                 (pair.folder / f"{role}.log").write_bytes(container.logs())
-            except (docker.errors.APIError, OSError) as exc:
-                log.warning("cannot save the log of %s: %s", container.name, exc)
+                if role == "sl":
+                    _copy_out(container, f"{SL_DATA_DIR}/status.json", pair.folder / "sl")
+            except (docker.errors.APIError, OSError, tarfile.TarError) as exc:
+                log.warning("cannot keep the log or data of %s: %s", container.name, exc)
             _remove(container)
         try:
             self.client.volumes.get(pair.channel).remove(force=True)
@@ -464,9 +459,7 @@ class DockerExecutor(Executor):
     def _copy_out_of_volume(self, volume: str, into: Path) -> None:
         helper = self._helper(volume, read_only=True)
         try:
-            stream, _ = helper.get_archive("/content/.")
-            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
-                archive.extractall(into, filter="data")
+            _copy_out(helper, "/content/.", into)
         finally:
             _remove(helper)
 
@@ -516,6 +509,26 @@ def client_wheel(cache: Path) -> Path:
     if done.returncode != 0 or not found:
         raise ExecutorError(f"cannot build the client wheel from {source}: {done.stderr.strip()[-500:]}")
     return found[-1]
+
+
+def _on_host(path: str) -> bool:
+    """Whether a profile path exists on the engine's host; a SWOP in a container cannot tell, and Docker will say."""
+    return Path(path).exists() or Path("/.dockerenv").exists()
+
+
+def _has_file(container: Container, path: str) -> bool:
+    try:
+        return container.exec_run(["test", "-e", path], user="0").exit_code == 0
+    except docker.errors.APIError:  # not running (yet, or any more)
+        return False
+
+
+def _copy_out(container: Container, path: str, into: Path) -> None:
+    """Files of a (running or stopped) container at ``path`` into the folder ``into``."""
+    into.mkdir(parents=True, exist_ok=True)
+    stream, _ = container.get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        archive.extractall(into, filter="data")
 
 
 def _state(container: Container) -> dict[str, Any]:

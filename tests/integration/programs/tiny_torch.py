@@ -4,6 +4,7 @@ Reads DATA_DIR-free synthetic data (a fixed linear problem), SCRATCH_DIR, MAX_EP
 model's shape (to test a peer with mismatched weights); BATCHES_PER_EPOCH and SYNC_FREQUENCY tune the run's length.
 """
 
+import hashlib
 import json
 import os
 
@@ -60,7 +61,8 @@ cb.on_train_end()
 
 with torch.no_grad():
     acc = float((model(x).argmax(1) == y).float().mean())
+digest = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in model.state_dict().values())).hexdigest()
 os.makedirs(scratch, exist_ok=True)
 with open(os.path.join(scratch, "result.json"), "w") as f:
-    json.dump({"test_accuracy": acc}, f)
+    json.dump({"test_accuracy": acc, "weights_sha256": digest}, f)
 print(f"final accuracy {acc:.3f}")
