@@ -53,7 +53,7 @@ class Recorder:
 @dataclass
 class Site:
     kind: str
-    executor: Executor
+    new_executor: Callable[[], Executor]  # another executor for the same profile and state folder (a restarted SWOP)
     sn: Daemon
     sn_host: str
     state: Path
@@ -61,6 +61,10 @@ class Site:
     leftovers: Callable[[], list[str]]  # what still runs of what the executor started
     ml_image: str | None  # the Prereq outcome a RUN_SWARM uses (None: PROCESS runs the SWOP's own interpreter)
     runs: int = 0
+    executor: Executor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executor = self.new_executor()
 
     def job(self, task_yaml: str, stop: threading.Event | None = None) -> TaskJob:
         self.runs += 1
@@ -108,15 +112,15 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, swarm_ca: CertFactory) 
             from swop.executors.docker import LABEL, DockerExecutor
 
             client = docker.DockerClient(base_url=engine.host)
-            executor: Executor = DockerExecutor(profile, state, client=client)
 
             def containers() -> list[str]:
                 found = client.containers.list(all=True, filters={"label": f"{LABEL}={profile.groupname}"})
                 return [f"container {c.name} ({c.status})" for c in found]
 
-            yield Site("DOCKER", executor, sn, variant.sn_host, state, data, containers, ML_IMAGE)
+            yield Site("DOCKER", lambda: DockerExecutor(profile, state, client=client), sn, variant.sn_host, state,
+                       data, containers, ML_IMAGE)  # fmt: skip
         else:
-            yield Site("PROCESS", ProcessExecutor(profile, state), sn, "127.0.0.1", state, data,
+            yield Site("PROCESS", lambda: ProcessExecutor(profile, state), sn, "127.0.0.1", state, data,
                        _process_leftovers(state, data), None)  # fmt: skip
     finally:
         sn.stop()
@@ -286,3 +290,29 @@ Body:
         assert result.ok and "no image to pull" in result.description
     else:
         assert not result.ok and "cannot pull 127.0.0.1:9/nowhere:1.0" in result.description, result.description
+
+
+@pytest.mark.timeout(300)
+def test_a_restarted_swop_stops_what_its_killed_predecessor_left_running(site: Site) -> None:
+    # the first executor starts a long task; a second one for the same profile and state folder (the SWOP after a
+    # SIGKILL and a restart) must stop every SL and ML the first one started
+    recorder, stop = Recorder(), threading.Event()
+    job = site.job(run_task("SLEEP_SECONDS: 600"), stop=stop)
+    first = threading.Thread(target=site.executor.execute, args=(job, recorder))
+    first.start()
+    try:
+        deadline = time.monotonic() + 180
+        while recorder.said("ML ") < 2 and first.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling the recorder for both ML programs' start, bounded
+        assert recorder.said("ML ") == 2, recorder.notes
+        running = site.leftovers()
+        assert len(running) >= 4, running  # two SLs and two ML programs
+
+        restarted = site.new_executor()
+        stopped = restarted.clean_up_leftovers()
+
+        assert len(stopped) >= 4, stopped
+        assert site.leftovers() == []
+    finally:
+        stop.set()
+        first.join(timeout=90)
