@@ -16,6 +16,9 @@ interface ITaskStore {
 ///         (and every targeted SWOP enrolled), in ERROR as soon as one failed (with its reason); assigning a target
 ///         SWOP to an errored run clears the failures so the retry can still complete it. A reset returns the
 ///         runner to IDLE under a new run number (stale SWOP reports name the old run and are refused).
+///         Liveness: a listening SWOP beats by calling `listen` again and says how long it may stay silent
+///         (`staleAfter`); an enrolled SWOP silent for longer is lost, and anyone may then fail its unfinished workers
+///         with `reportLostPeer` (the contract checks the rule against the block's time).
 /// @dev Who may do what (SWCI, SWOP roles) is checked by the SN API, not here; every event records the sender. A
 ///      reset keeps the old run in storage under its run number, so nothing ever written is erased.
 contract SwarmTaskRunners {
@@ -99,6 +102,8 @@ contract SwarmTaskRunners {
         uint32 nodes;
         uint64 since;
         uint32 slot; // index + 1 in the runner's listener list
+        uint64 seenAt; // its last beat (call of listen)
+        uint64 staleAfter; // chain time without a beat after which it counts as lost; 0 = never
     }
 
     struct Runner {
@@ -164,6 +169,8 @@ contract SwarmTaskRunners {
         string peer;
         uint32 nodes;
         uint64 since;
+        uint64 seenAt;
+        uint64 staleAfter;
     }
 
     ITaskStore public immutable tasks;
@@ -205,20 +212,27 @@ contract SwarmTaskRunners {
         return runnerList;
     }
 
-    /// A SWOP announces that it listens on `runner` and can run `nodes` SL/ML pairs (its profile's nodes).
-    function listen(string calldata runner, string calldata peer, uint32 nodes) external {
+    /// A SWOP announces that it listens on `runner` and can run `nodes` SL/ML pairs (its profile's nodes); called
+    /// again, it is the SWOP's beat. `staleAfter`: chain time it may go without a beat before it counts as lost
+    /// (0: never).
+    function listen(string calldata runner, string calldata peer, uint32 nodes, uint64 staleAfter) external {
         Runner storage r = _runner(runner);
         require(bytes(peer).length > 0, "peer must not be empty");
         _checkField("peer", peer);
         bytes32 key = keccak256(bytes(peer));
         Listener storage l = r.listenerOf[key];
+        bool changed = l.slot == 0 || l.nodes != nodes || l.staleAfter != staleAfter;
         if (l.slot == 0) {
             r.listeners.push(peer);
             l.slot = uint32(r.listeners.length);
             l.since = uint64(block.timestamp);
         }
         l.nodes = nodes;
-        emit PeerListening(runner, peer, nodes, msg.sender);
+        l.staleAfter = staleAfter;
+        l.seenAt = uint64(block.timestamp);
+        if (changed) {
+            emit PeerListening(runner, peer, nodes, msg.sender);
+        }
     }
 
     function stopListening(string calldata runner, string calldata peer) external {
@@ -383,22 +397,27 @@ contract SwarmTaskRunners {
                            string calldata reason) external {
         Run storage run = _currentRun(runner, runNumber);
         Worker storage w = _activeWorker(run, peer, worker);
-        _checkText("reason", reason);
-        require(bytes(reason).length > 0, "a failure needs a reason");
-        w.status = WorkerStatus.FAILED;
-        w.description = reason;
-        w.updatedAt = uint64(block.timestamp);
-        Peer storage p = run.peerOf[keccak256(bytes(peer))];
-        p.active -= 1;
-        p.failed += 1;
-        run.active -= 1;
-        if (run.failed == 0 && run.state != RunnerState.COMPLETE) {
-            run.errorPeer = peer;
-            run.errorWorker = worker;
-            run.errorReason = reason;
+        _checkReason(reason);
+        _failWorker(runner, runNumber, run, peer, w, reason);
+        _settle(runner, run);
+    }
+
+    /// Fail every unfinished worker of `peer`, a SWOP that enrolled in run `runNumber` and then went silent for
+    /// longer than its `staleAfter` (by its last call of `listen`). Anyone may report it; the rule is checked here.
+    function reportLostPeer(string calldata runner, uint32 runNumber, string calldata peer, string calldata reason)
+        external {
+        Run storage run = _currentRun(runner, runNumber);
+        if (!_lost(runners[keccak256(bytes(runner))], run, peer)) {
+            _fail("peer ", peer, " is not lost (it beats, or has no unfinished workers)", "", "");
         }
-        run.failed += 1;
-        emit WorkerFailed(runner, runNumber, peer, worker, reason, msg.sender);
+        _checkReason(reason);
+        Peer storage p = run.peerOf[keccak256(bytes(peer))];
+        Worker[] storage list = p.workersOf[p.enrollment];
+        for (uint256 i = 0; i < list.length; i++) {
+            if (list[i].status == WorkerStatus.ENROLLED || list[i].status == WorkerStatus.RUNNING) {
+                _failWorker(runner, runNumber, run, peer, list[i], reason);
+            }
+        }
         _settle(runner, run);
     }
 
@@ -483,7 +502,7 @@ contract SwarmTaskRunners {
         out = new ListenerView[](r.listeners.length);
         for (uint256 i = 0; i < r.listeners.length; i++) {
             Listener storage l = r.listenerOf[keccak256(bytes(r.listeners[i]))];
-            out[i] = ListenerView(r.listeners[i], l.nodes, l.since);
+            out[i] = ListenerView(r.listeners[i], l.nodes, l.since, l.seenAt, l.staleAfter);
         }
     }
 
@@ -585,6 +604,38 @@ contract SwarmTaskRunners {
             _fail(string.concat("worker ", worker), " of peer ", peer, " already reported ",
                   w.status == WorkerStatus.COMPLETE ? "COMPLETE" : "FAILED");
         }
+    }
+
+    function _failWorker(string calldata runner, uint32 runNumber, Run storage run, string calldata peer,
+                         Worker storage w, string calldata reason) private {
+        w.status = WorkerStatus.FAILED;
+        w.description = reason;
+        w.updatedAt = uint64(block.timestamp);
+        Peer storage p = run.peerOf[keccak256(bytes(peer))];
+        p.active -= 1;
+        p.failed += 1;
+        run.active -= 1;
+        if (run.failed == 0 && run.state != RunnerState.COMPLETE) {
+            run.errorPeer = peer;
+            run.errorWorker = w.uid;
+            run.errorReason = reason;
+        }
+        run.failed += 1;
+        emit WorkerFailed(runner, runNumber, peer, w.uid, reason, msg.sender);
+    }
+
+    /// Enrolled with unfinished workers, listening with a `staleAfter`, and no beat for longer than that.
+    function _lost(Runner storage r, Run storage run, string calldata peer) private view returns (bool) {
+        bytes32 key = keccak256(bytes(peer));
+        Peer storage p = run.peerOf[key];
+        Listener storage l = r.listenerOf[key];
+        return p.enrolled && !p.awaitingTarget && p.active > 0 && l.slot != 0 && l.staleAfter > 0
+            && block.timestamp > l.seenAt + l.staleAfter;
+    }
+
+    function _checkReason(string calldata reason) private pure {
+        _checkText("reason", reason);
+        require(bytes(reason).length > 0, "a failure needs a reason");
     }
 
     /// Derive the run's state from its counters; COMPLETE stays until a reset.

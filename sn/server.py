@@ -11,6 +11,7 @@ from sn.config import SNConfig
 from sn.ledger_service import LedgerService
 from sn.network import NetworkOptions, SNNetwork
 from sn.task_ledger import TaskLedger
+from sn.task_liveness import LostPeerWatch
 from swarm_learning.https import BackgroundServer, uvicorn_config
 from swarm_learning.process import stop_event, write_port_file
 
@@ -39,6 +40,7 @@ def run_sn(config: SNConfig) -> None:
     network = None if config.external_chain else SNNetwork(network_options(config))
     ledger: LedgerService | None = None
     server: BackgroundServer | None = None
+    watch: LostPeerWatch | None = None
     lease = acquire_license(config.apls, config.identity, "sn", instance=f"{config.host_ip}:{config.api_port}",
                             on_lost=lambda exc: log.error("%s", exc))  # fmt: skip
     try:
@@ -56,9 +58,12 @@ def run_sn(config: SNConfig) -> None:
             network.announce(ledger.operator_address, config.host_ip, server.port)
         write_port_file(config.port_file, server.port)
         log.info("Starting SWARM-API-SERVER on port: %s", server.port)
+        watch = LostPeerWatch(tasks).start()
         stop.wait()
         log.info("Stopping SN %s", own)
     finally:
+        if watch is not None:
+            watch.stop()
         if server is not None:
             server.stop()
         if ledger is not None:

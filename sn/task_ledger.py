@@ -10,6 +10,10 @@ for fee-free chains (tests, tools). ``TaskLedger.open`` deploys the two contract
 network of SNs converges on the pair attached first on the chain, so no address has to be handed around.
 
 Timestamps are milliseconds whatever the chain (the embedded chain's clock already ticks in milliseconds).
+
+Liveness of SWOPs: a SWOP beats by listening again, saying how long it may stay silent (``stale_after``). Reading a
+task runner through the SN (``report_lost_peers``) fails the unfinished workers of an enrolled SWOP that has been
+silent for longer, with a reason that says how to recover; the contract checks the rule against its block time.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +192,8 @@ class ListenerInfo:
     peer: str
     nodes: int  # SL/ML pairs of the SWOP's profile
     since: int
+    last_beat: int = 0  # its last call of listen
+    stale_after: int = 0  # silence (ms) after which its unfinished workers count as lost; 0 = never
 
 
 # ------------------------------------------------------------------------------------------------ sending
@@ -329,6 +336,7 @@ class TaskLedger:
         self._ms_per_tick = 1 if embedded else 1000
         self.tasks_address: str = tasks.address
         self.runners_address: str = runners.address
+        self._liveness = threading.Lock()  # one lost-peer check at a time on this SN
 
     # ---------------------------------------------------------------------------------------------- opening
 
@@ -501,18 +509,55 @@ class TaskLedger:
     def task_runner_names(self) -> list[str]:
         return [str(name) for name in self._call(self._runners, "taskRunnerNames")]
 
-    def listen(self, identity: str, runner: str, peer: str, nodes: int) -> None:
-        """SWOP ``peer`` listens on ``runner`` with ``nodes`` SL/ML pairs in its profile (counted by ALL PEERS)."""
-        self._send(self._runners, identity, "listen", runner, peer, int(nodes))
+    def listen(self, identity: str, runner: str, peer: str, nodes: int, stale_after_s: float = 0.0) -> None:
+        """SWOP ``peer`` listens on ``runner`` with ``nodes`` SL/ML pairs in its profile (counted by ALL PEERS); called
+        again, it is the SWOP's beat. ``stale_after_s`` > 0: silent for longer, its unfinished workers count as lost."""
+        stale = 0 if stale_after_s <= 0 else max(1, round(stale_after_s * 1000 / self._ms_per_tick))
+        self._send(self._runners, identity, "listen", runner, peer, int(nodes), stale)
 
     def stop_listening(self, identity: str, runner: str, peer: str) -> None:
         self._send(self._runners, identity, "stopListening", runner, peer)
 
     def listeners(self, runner: str) -> tuple[ListenerInfo, ...]:
         return tuple(
-            ListenerInfo(str(peer), int(nodes), self._ms(since))
-            for peer, nodes, since in self._call(self._runners, "getListeners", runner)
+            ListenerInfo(str(peer), int(nodes), self._ms(since), self._ms(seen), self._ms(stale))
+            for peer, nodes, since, seen, stale in self._call(self._runners, "getListeners", runner)
         )
+
+    def report_lost_peers(
+        self, runner: str, info: TaskRunnerInfo | None = None, now_ms: int | None = None
+    ) -> list[str]:
+        """Fail the unfinished workers of every SWOP enrolled in the current run of ``runner`` that has not beaten for
+        longer than it promised (sent as the operator; the contract checks the rule). Returns the peers reported;
+        while a check runs on this SN another one returns at once."""
+        info = info or self.task_runner(runner)
+        if not info.exists or info.state not in ("ASSIGNED", "RUNNING") or info.active == 0:
+            return []
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        silent = [li for li in self.listeners(runner) if li.stale_after and now > li.last_beat + li.stale_after]
+        if not silent or not self._liveness.acquire(blocking=False):
+            return []
+        try:
+            return [li.peer for li in silent if self._report_lost(runner, info, li, now)]
+        finally:
+            self._liveness.release()
+
+    def _report_lost(self, runner: str, info: TaskRunnerInfo, listener: ListenerInfo, now: int) -> bool:
+        peer = self.peer(runner, listener.peer)
+        if not (peer.enrolled and not peer.awaiting_target and peer.active > 0):
+            return False
+        reason = (
+            f"SWOP {peer.uid} stopped reporting: last heartbeat {(now - listener.last_beat) / 1000:.0f} s ago "
+            f"(stale after {listener.stale_after / 1000:.0f} s); restart it and "
+            f"ASSIGN TASK {info.task} TO {runner} TARGET {peer.uid}"
+        )
+        try:
+            self._send(self._runners, None, "reportLostPeer", runner, info.run, peer.uid, _clip(reason))
+        except (ContractRevert, ChainError) as exc:  # it beat meanwhile, or another SN reported it first
+            logger.info("task runner %s: %s not reported lost: %s", runner, peer.uid, exc)
+            return False
+        logger.warning("task runner %s run %s: %s", runner, info.run, reason)
+        return True
 
     def assign_task(self, identity: str, runner: str, task: str, peers_needed: int) -> None:
         """``ASSIGN TASK <task> TO <runner> WITH <peers_needed> PEERS`` (the runner must be IDLE)."""
@@ -621,7 +666,7 @@ class TaskLedger:
     ) -> None:
         self._send(self._runners, identity, function, runner, int(run), peer, worker or peer, _clip(text))
 
-    def _send(self, contract: Contract, identity: str, function: str, *args: Any) -> Any:
+    def _send(self, contract: Contract, identity: str | None, function: str, *args: Any) -> Any:
         return self._gateway.transact_on(contract, identity, function, *args)
 
     def _call(self, contract: Contract, function: str, *args: Any, block: int | None = None) -> Any:

@@ -26,6 +26,9 @@ Routes::
     POST   /taskrunners/{name}/stop-listening      204                                (SWOP)
     POST   /taskrunners/{name}/enroll              EnrollInTaskRunner -> 204          (SWOP)
     POST   /taskrunners/{name}/report              TaskReport -> 204                  (SWOP)
+
+A SWOP's beat is ``listen`` again; the SN's ``LostPeerWatch`` (``sn/task_liveness.py``) fails the unfinished workers
+of an enrolled SWOP that stopped beating for longer than it promised.
 """
 
 from __future__ import annotations
@@ -170,7 +173,13 @@ def _add_task_runner_routes(app: FastAPI, tasks: TaskLedger) -> None:
     @app.get("/taskrunners/{name}/listeners")
     def listeners(_: Caller, name: str) -> list[api.TaskListenerView]:
         return [
-            api.TaskListenerView(peer=entry.peer, nodes=entry.nodes, since=_seconds(entry.since))
+            api.TaskListenerView(
+                peer=entry.peer,
+                nodes=entry.nodes,
+                since=_seconds(entry.since),
+                last_beat=_seconds(entry.last_beat),
+                stale_after=_seconds(entry.stale_after),
+            )
             for entry in tasks.listeners(name)
         ]
 
@@ -178,7 +187,7 @@ def _add_task_runner_routes(app: FastAPI, tasks: TaskLedger) -> None:
 def _add_swop_routes(app: FastAPI, tasks: TaskLedger) -> None:
     @app.post("/taskrunners/{name}/listen", status_code=204)
     def listen(caller: Caller, name: str, body: api.ListenOnTaskRunner) -> Response:
-        tasks.listen(caller, name, caller, body.nodes)
+        tasks.listen(caller, name, caller, body.nodes, body.stale_after)
         return Response(status_code=204)
 
     @app.post("/taskrunners/{name}/stop-listening", status_code=204)

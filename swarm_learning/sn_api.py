@@ -357,10 +357,15 @@ class TaskListenerView(_Model):
     peer: str
     nodes: int
     since: float
+    last_beat: float = 0.0  # the SWOP's last beat (listen call)
+    stale_after: float = 0.0  # seconds without a beat after which its unfinished workers count as lost; 0 = never
 
 
 class ListenOnTaskRunner(_Model):
+    """Sent again, it is the SWOP's beat."""
+
     nodes: int = Field(ge=0)  # SL/ML pairs of the SWOP's profile
+    stale_after: float = Field(default=0.0, ge=0)  # seconds without a beat before its workers count as lost; 0 = never
 
 
 class EnrollInTaskRunner(_Model):

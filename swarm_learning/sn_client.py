@@ -324,9 +324,11 @@ class SNClient:
         resp = self._request("GET", f"/taskrunners/{_segment(name)}/listeners")
         return TypeAdapter(list[api.TaskListenerView]).validate_python(resp.json())
 
-    def listen_on_task_runner(self, name: str, nodes: int) -> None:
-        """SWOP: listen on task runner ``name`` with ``nodes`` SL/ML pairs in the profile (as this certificate)."""
-        self._post(f"/taskrunners/{_segment(name)}/listen", api.ListenOnTaskRunner(nodes=nodes))
+    def listen_on_task_runner(self, name: str, nodes: int, stale_after: float = 0.0) -> None:
+        """SWOP: listen on task runner ``name`` with ``nodes`` SL/ML pairs in the profile (as this certificate); called
+        again, a beat. ``stale_after`` > 0: seconds without a beat after which its unfinished workers count as lost."""
+        body = api.ListenOnTaskRunner(nodes=nodes, stale_after=stale_after)
+        self._post(f"/taskrunners/{_segment(name)}/listen", body)
 
     def stop_listening_on_task_runner(self, name: str) -> None:
         self._post(f"/taskrunners/{_segment(name)}/stop-listening")

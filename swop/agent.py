@@ -6,6 +6,15 @@ it (``TARGET <uid>``, also a re-assignment after a failure), it enrolls (RUN_SWA
 node), executes the task through its executor and reports each worker's outcome. A run whose seats are taken
 (the contract refuses the enrollment) is skipped. A set ``stop`` event (SIGTERM) ends the loop: a running task is
 stopped and its unfinished workers are reported failed, then the SWOP stops listening.
+
+Each task runs with its own cancel event (``TaskJob.stop``): set when the SWOP stops, or when the task runner's run
+changes while the task executes (``RESET TASKRUNNER``, maybe followed by a new assignment) - the executor then stops
+what it started and the SWOP listens for the next assignment.
+
+Liveness: besides its node heartbeat, the SWOP beats on its task runner (it listens again) every ``stale_seconds / 3``
+at most, promising a beat within ``stale_seconds``. A SWOP killed mid-task stops beating, and the SN then fails its
+unfinished workers with a reason naming it (``TaskLedger.report_lost_peers``). At start the SWOP stops what an earlier
+life of it left running (``Executor.clean_up_leftovers``) and fails the workers that life still had on chain.
 """
 
 from __future__ import annotations
@@ -40,7 +49,13 @@ class AgentSettings:
     host: str = "127.0.0.1"  # this SWOP's address, as registered
     poll_seconds: float = 2.0  # longest wait for a chain change (bounds the reaction to SIGTERM)
     heartbeat_seconds: float = 15.0
+    stale_seconds: float = 45.0  # promised to the task runner: at most this long without a beat (0: no promise)
     licensed: bool = False
+
+    @property
+    def beat_seconds(self) -> float:
+        """How often the SWOP beats: three beats fit in the promised window, so one late beat is not fatal."""
+        return min(self.heartbeat_seconds, self.stale_seconds / 3) if self.stale_seconds > 0 else self.heartbeat_seconds
 
 
 class ChainReporter:
@@ -49,6 +64,7 @@ class ChainReporter:
     def __init__(self, client: SNClient, runner: str, run: int) -> None:
         self.client, self.runner, self.run = client, runner, run
         self.reported: set[str | None] = set()
+        self.run_over = False  # the run was reset: reports about it would be refused
 
     def progress(self, worker: str | None, note: str) -> None:
         log.info("task runner %s run %s: %s %s", self.runner, self.run, worker or "SWOP", note)
@@ -60,16 +76,19 @@ class ChainReporter:
         self.reported.add(result.worker)
         outcome: api.TaskReportOutcome = "success" if result.ok else "failure"
         log.info(
-            "task runner %s run %s: %s %s: %s",
+            "task runner %s run %s: %s %s: %s%s",
             self.runner,
             self.run,
             result.worker or "SWOP",
             outcome,
             result.description,
+            " (not reported: the run is over)" if self.run_over else "",
         )
         self._send(outcome, result.description or ("done" if result.ok else "failed"), result.worker)
 
     def _send(self, outcome: api.TaskReportOutcome, text: str, worker: str | None) -> None:
+        if self.run_over:
+            return
         try:
             self.client.report_task(self.runner, self.run, outcome, clip(text), worker)
         except ContractRevert as exc:  # e.g. the run was reset meanwhile, or already settled
@@ -97,10 +116,24 @@ class SwopAgent:
 
     def run(self) -> None:
         """Register, listen, serve tasks until ``stop`` is set; always stops listening at the end."""
+        stopped = self.executor.clean_up_leftovers()
+        if stopped:
+            log.warning("stopped what an earlier run of this SWOP left running: %s", ", ".join(stopped))
         node = self.client.register("swop", self.settings.host, 0)
         self.uid = node.identity
-        self.client.listen_on_task_runner(self.runner, len(self.profile.sl_nodes))
-        log.info("SWOP %s listens on task runner %s with %d node(s)", self.uid, self.runner, len(self.profile.sl_nodes))
+        self._listen()
+        log.info(
+            "SWOP %s listens on task runner %s with %d node(s) (beats every %g s, stale after %g s)",
+            self.uid,
+            self.runner,
+            len(self.profile.sl_nodes),
+            self.settings.beat_seconds,
+            self.settings.stale_seconds,
+        )
+        try:
+            self._fail_workers_of_an_earlier_life()
+        except SwarmLearningError as exc:
+            log.warning("cannot check this SWOP's earlier enrollment on %s: %s", self.runner, exc)
         beat = threading.Thread(target=self._heartbeat, name="swop-heartbeat", daemon=True)
         beat.start()
         try:
@@ -122,12 +155,36 @@ class SwopAgent:
             except SwarmLearningError as exc:
                 log.warning("could not stop listening on %s: %s", self.runner, exc)
 
+    def _listen(self) -> None:
+        self.client.listen_on_task_runner(self.runner, len(self.profile.sl_nodes), self.settings.stale_seconds)
+
     def _heartbeat(self) -> None:
-        while not self.stop.wait(self.settings.heartbeat_seconds):
+        while not self.stop.wait(self.settings.beat_seconds):
             try:
+                self._listen()  # the beat the task runner judges this SWOP's liveness by
                 self.client.heartbeat()
             except SwarmLearningError as exc:
-                log.debug("heartbeat failed: %s", exc)
+                log.warning("heartbeat failed: %s", exc)
+
+    def _fail_workers_of_an_earlier_life(self) -> None:
+        """Workers this SWOP had running when it was killed are gone: report them failed (unless already done)."""
+        view = self.client.task_runner(self.runner)
+        if not view.exists or view.state == "IDLE":
+            return
+        peer = self.client.task_runner_peer(self.runner, self.uid)
+        if not peer.exists or not peer.enrolled or peer.awaiting_target:
+            return
+        self.tried.add(view.run)  # enrolled by the earlier life: not again, unless targeted
+        if peer.active == 0:
+            return
+        reason = (
+            f"SWOP {self.uid} restarted while this worker ran (what it had started was stopped); "
+            f"ASSIGN TASK {view.task} TO {self.runner} TARGET {self.uid} runs it again"
+        )
+        reporter = ChainReporter(self.client, self.runner, view.run)
+        for worker in peer.workers:
+            if worker.status in ("ENROLLED", "RUNNING"):
+                reporter.finished(WorkerResult(worker.uid, False, reason))
 
     def _should_take(self, view: api.TaskRunnerView) -> bool:
         if not view.exists or view.state not in ACTIVE_STATES:
@@ -167,11 +224,43 @@ class SwopAgent:
             sn=self.settings.sn,
             prereq_outcome=self._prereq_outcome(task),
             licensed=self.settings.licensed,
-            stop=self.stop,
+            stop=threading.Event(),  # this job's cancel event, set by the watcher
         )
-        for result in self.executor.execute(job, reporter):
-            reporter.finished(result)
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch_run, args=(job, reporter, done), name="swop-watch", daemon=True)
+        watcher.start()
+        try:
+            for result in self.executor.execute(job, reporter):
+                reporter.finished(result)
+        finally:
+            done.set()
+            watcher.join(self.settings.poll_seconds + 5)
         self.tasks_done += 1
+
+    def _watch_run(self, job: TaskJob, reporter: ChainReporter, done: threading.Event) -> None:
+        """Cancel ``job`` when the SWOP stops or the task runner leaves the run it belongs to (reset/replaced)."""
+        height = 0
+        while not done.is_set():
+            if self.stop.is_set():
+                job.stop.set()
+                return
+            try:
+                view = self.client.task_runner(self.runner)
+                if view.run != job.run:
+                    log.warning(
+                        "task runner %s was reset (run %s is over, now run %s): stopping task %s",
+                        self.runner,
+                        job.run,
+                        view.run,
+                        job.task.name,
+                    )
+                    reporter.run_over = True
+                    job.stop.set()
+                    return
+                height = self.client.wait_for_change(height, self.settings.poll_seconds)
+            except SwarmLearningError as exc:
+                log.debug("watching task runner %s: %s", self.runner, exc)
+                done.wait(1.0)  # back off after an SN error; ends at once when the task ends
 
     def _read_task(self, name: str) -> TaskDefinition:
         header = self.client.task(name)

@@ -49,6 +49,14 @@ log = logging.getLogger("swarm.SWOP")
     type=click.Path(path_type=Path),
     help="Where environments, content and runs go (default <usr-dir>/.swop-<groupname>).",
 )
+@click.option(
+    "--stale-seconds",
+    envvar="SWOP_STALE_SECONDS",
+    default=45.0,
+    type=click.FloatRange(min=0),
+    help="Promised to the task runner: at most this long without a beat; a SWOP silent for longer while its "
+    "workers run has them reported failed (0: no promise). It beats every third of it (at most every 15 s).",
+)
 @identity_options
 @apls_options
 def main(**options: Any) -> None:
@@ -73,7 +81,9 @@ def run(options: dict[str, Any], stop: Any) -> int:
     lease = acquire_license(AplsAddress.from_options(**options), identity, "swop")
     client = SNClient(sn.host, sn.port, identity)
     try:
-        settings = AgentSettings(sn=sn, host=options["host_ip"], licensed=lease is not None)
+        settings = AgentSettings(
+            sn=sn, host=options["host_ip"], stale_seconds=options["stale_seconds"], licensed=lease is not None
+        )
         SwopAgent(profile, client, executor, settings, stop).run()
     finally:
         client.close()

@@ -17,24 +17,29 @@ How each task type maps to processes and folders (``state_dir`` is this SWOP's w
   linked at its ``Tgt`` below it (``VOLUME`` sources are content folders made by ``MAKE_SWARM_USER_CONTENT``).
   ``Entrypoint`` ``python*`` runs the user environment of the ``Prereq`` task's ``Outcome`` (this SWOP's interpreter
   when there is none). Identity files are used where ``src`` (+ ``subPath``) points; ``slport: ~`` means any free
-  port (several SLs share one host). A worker succeeds when its ML program exits with 0.
+  port (several SLs share one host). A worker succeeds when its ML program exits with 0. A cancelled job
+  (``TaskJob.stop``: the SWOP stops, or its task runner was reset) stops every SL and ML it started.
+
+Every SL and ML started is recorded in ``state_dir/procs`` (pid and kernel start time) until it is stopped: a SWOP
+killed with SIGKILL leaves its SLs and MLs running (each has its own session), and the restarted SWOP stops them
+(``clean_up_leftovers``) - only processes whose start time still matches, never a process that reused the pid.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +48,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from swarm_learning.runlocal import Proc
 from swop.executors.base import Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.content import apply_operations
 from swop.schema import (
     MakeSwarmUserContentBody,
     MakeUserContainerBody,
@@ -55,7 +61,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
 PIP_TIMEOUT_S = 900.0
-DOWNLOAD_TIMEOUT_S = 120.0
+CANCELLED = "the task was stopped: the SWOP stopped or its task runner was reset"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -150,6 +156,13 @@ class _Pair:
 class ProcessExecutor(Executor):
     """``mgrtype: PROCESS``."""
 
+    @property
+    def children(self) -> ChildRecords:
+        return ChildRecords(self.state_dir / "procs")
+
+    def clean_up_leftovers(self) -> list[str]:
+        return self.children.stop_all()
+
     # -- build / pull / content ------------------------------------------------------------------------------
     def environment_python(self, outcome: str | None) -> Path | None:
         if not outcome:
@@ -192,18 +205,7 @@ class ProcessExecutor(Executor):
         root = self.state_dir / "content" / safe_name(job.task.outcome)
         volumes = [root / str(n.idx) for n in self.profile.sl_nodes] if body.content_type == "SWARMCONTENT" else [root]
         for volume in volumes:
-            volume.mkdir(parents=True, exist_ok=True)
-            for op in body.ops_list:
-                out = volume / (op.out or Path(urllib.parse.urlparse(op.target).path).name)
-                reporter.progress(None, f"{op.operation} {op.target}")
-                if op.operation == "DOWNLOAD":
-                    _download(op.target, out)
-                else:
-                    source = Path(op.target) if op.target.startswith("/") else volume / op.target
-                    try:
-                        shutil.unpack_archive(source, out)
-                    except (OSError, ValueError, shutil.ReadError) as exc:
-                        raise ExecutorError(f"cannot extract {op.target}: {exc}") from exc
+            apply_operations(body.ops_list, volume, reporter)
         return f"content {job.task.outcome} staged in {root}"
 
     # -- run swarm -------------------------------------------------------------------------------------------
@@ -220,7 +222,7 @@ class ProcessExecutor(Executor):
                 pairs.append(_Pair(node, worker, folder, sl))
                 reporter.progress(worker, f"SL started (pid {sl.popen.pid})")
             for pair in pairs:
-                self._wait_for_sl(pair)
+                self._wait_for_sl(job, pair)
             python = self.environment_python(job.prereq_outcome)
             for pair in pairs:
                 pair.ml = self._start_ml(job, body, pair, sockets / str(pair.node.idx) / "sl.sock", python)
@@ -238,6 +240,7 @@ class ProcessExecutor(Executor):
                 for proc in (pair.ml, pair.sl):
                     if proc is not None:
                         proc.stop()
+                        self.children.remove(proc)
             shutil.rmtree(sockets, ignore_errors=True)
         return [pair.result for pair in pairs if pair.result is not None]
 
@@ -258,8 +261,8 @@ class ProcessExecutor(Executor):
                     )
                 if pair.result is not None:
                     reporter.finished(pair.result)
-            if job.stop.wait(0.5):  # poll period of the children's exit codes; ends early when the SWOP stops
-                raise ExecutorError("the SWOP was stopped while the task ran")
+            if job.stop.wait(0.5):  # poll period of the children's exit codes; ends early when the job is cancelled
+                raise ExecutorError(CANCELLED)
 
     def _start_sl(self, job: TaskJob, node: SlNodeDef, folder: Path, socket: Path) -> Proc:
         args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
@@ -296,13 +299,15 @@ class ProcessExecutor(Executor):
             *apls,
         ]
         env = {**os.environ, **self.profile.sl_env(node), "PYTHONUNBUFFERED": "1"}
-        return _spawn(f"SL {node.idx}", argv, folder / "sl.log", env, folder)
+        return self.children.add(_spawn(f"SL {node.idx}", argv, folder / "sl.log", env, folder))
 
     @staticmethod
-    def _wait_for_sl(pair: _Pair) -> None:
+    def _wait_for_sl(job: TaskJob, pair: _Pair) -> None:
         port_file = pair.folder / "sl" / "fs-port"
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_file.exists():
+            if job.stop.is_set():
+                raise ExecutorError(CANCELLED)
             if not pair.sl.alive():
                 raise ExecutorError(f"SL of {pair.worker} exited with {pair.sl.popen.returncode}; see {pair.sl.log}")
             if time.monotonic() > deadline:
@@ -316,7 +321,9 @@ class ProcessExecutor(Executor):
         env = {**os.environ, **body.env, **_env(pair.node.usrenvvars), "PYTHONUNBUFFERED": "1"}
         env = {k: _host_path(v, body.working_dir, workdir) for k, v in env.items()}
         env["SWARM_SL_SOCKET"] = str(socket)
-        return _spawn(f"ML {pair.node.idx}", [program, *body.args], pair.folder / "ml.log", env, workdir)
+        return self.children.add(
+            _spawn(f"ML {pair.node.idx}", [program, *body.args], pair.folder / "ml.log", env, workdir)
+        )
 
     def _stage_workdir(self, body: RunSwarmBody, pair: _Pair) -> Path:
         """The host folder standing for ``WorkingDir``, with private and shared content in their places."""
@@ -351,6 +358,70 @@ def _spawn(name: str, argv: list[str], log_file: Path, env: dict[str, str], cwd:
     return Proc(name, popen, log_file)
 
 
+class ChildRecords:
+    """The SLs and MLs an executor started and has not stopped yet: one small JSON file each in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def add(self, proc: Proc) -> Proc:
+        start = process_start_time(proc.popen.pid)
+        if start is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            record = {"name": proc.name, "pid": proc.popen.pid, "start": start, "log": str(proc.log)}
+            (self.folder / f"{proc.popen.pid}.json").write_text(json.dumps(record))
+        return proc
+
+    def remove(self, proc: Proc) -> None:
+        (self.folder / f"{proc.popen.pid}.json").unlink(missing_ok=True)
+
+    def stop_all(self) -> list[str]:
+        """Stop every recorded process that still runs (same pid and start time), the latest started first (MLs
+        before their SLs); names what was stopped."""
+        records: list[tuple[int, int, str, Path]] = []
+        for path in self.folder.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+                records.append((int(record["start"]), int(record["pid"]), str(record["name"]), path))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring the unreadable process record %s: %s", path, exc)
+                path.unlink(missing_ok=True)
+        stopped = []
+        for start, pid, name, path in sorted(records, reverse=True):
+            if process_start_time(pid) == start:
+                stop_process_group(pid, start)
+                stopped.append(f"{name} (pid {pid})")
+            path.unlink(missing_ok=True)
+        return stopped
+
+
+def process_start_time(pid: int) -> int | None:
+    """When a live process started (clock ticks since boot, from ``/proc``); None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name in (...) may hold spaces
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def stop_process_group(pid: int, start: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group that ``pid`` leads (it has its own session), SIGKILL it if it outlives ``timeout``."""
+    for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while process_start_time(pid) == start:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # bounded wait for a process that is not this SWOP's child to exit
+        else:
+            return
+    log.warning("process %s did not exit after SIGKILL", pid)
+
+
 def _env(entries: list[dict[str, str]] | None) -> dict[str, str]:
     merged: dict[str, str] = {}
     for entry in entries or ():
@@ -381,20 +452,3 @@ def _link(src: Path, at: Path) -> None:
     elif at.exists():
         raise ExecutorError(f"cannot place {src} at {at}: something else is there")
     at.symlink_to(src, target_is_directory=src.is_dir())
-
-
-def _download(target: str, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    parsed = urllib.parse.urlparse(target)
-    try:
-        if parsed.scheme in ("http", "https"):
-            with urllib.request.urlopen(target, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(out, "wb") as dst:
-                shutil.copyfileobj(resp, dst)
-        else:
-            source = Path(urllib.request.url2pathname(parsed.path) if parsed.scheme == "file" else target)
-            if source.is_dir():
-                shutil.copytree(source, out, dirs_exist_ok=True)
-            else:
-                shutil.copyfile(source, out)
-    except OSError as exc:
-        raise ExecutorError(f"cannot download {target}: {exc}") from exc

@@ -374,6 +374,7 @@ def test_a_swop_stopped_mid_task_reports_failure_and_a_target_reassignment_to_it
         client.close()
 
 
+@pytest.mark.acceptance_swop
 def test_a_malformed_profile_stops_the_swop_at_start_with_one_line_naming_the_field(tmp_path: Path) -> None:
     good = (REPO / "tests" / "unit" / "data" / "swop" / "profiles" / "process_executor_profile.yaml").read_text()
     (tmp_path / "bad.yaml").write_text(good.replace("mgrtype: PROCESS", "mgrtype: PODMAN"))
@@ -383,3 +384,36 @@ def test_a_malformed_profile_stops_the_swop_at_start_with_one_line_naming_the_fi
     [line] = [ln for ln in done.stderr.splitlines() if "ERROR" in ln]
     assert "bad.yaml line 8" in line and "mgrtype" in line, line
     assert not (tmp_path / ".swop-local").exists()
+
+
+@pytest.mark.acceptance_swop
+def test_a_malformed_task_yaml_is_refused_by_swci_on_one_line_naming_the_field_and_nothing_is_started(
+    site: Site, swarm_ca: CertFactory
+) -> None:
+    broken = {
+        "bad_mtype.yaml": (RUN_TASK.replace("MType: BIND", "MType: NFS"), "MType"),
+        "no_entrypoint.yaml": (RUN_TASK.replace("  Entrypoint: python3\n", ""), "Entrypoint"),
+        "bad_type.yaml": (RUN_TASK.replace("TaskType: RUN_SWARM", "TaskType: RUN_SWARMS"), "TaskType"),
+    }
+    for name, (text, _) in broken.items():
+        (site.usr / "taskdefs" / name).write_text(text)
+    client = SNClient("127.0.0.1", site.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
+    try:
+        tasks_before = client.tasks()
+        with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
+            for name, (_, what) in broken.items():
+                result = swci.run_line(f"CREATE TASK FROM taskdefs/{name}")
+                assert not result.ok and result.error is not None, (name, result.lines)
+                assert "\n" not in result.error and result.error.startswith(f"taskdefs/{name}: line "), result.error
+                assert what in result.error, result.error
+            # the task was never registered, so it cannot be assigned: the SWOP starts nothing
+            assign = swci.run_line(f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+            assert not assign.ok and TASK in (assign.error or ""), assign.error
+        assert client.tasks() == tasks_before
+        view = client.task_runner(TR)
+        assert (view.state, view.task) == ("IDLE", ""), view
+    finally:
+        client.close()
+    assert site.swop.popen.poll() is None, site.swop.output()
+    assert "ENROLL TO Task" not in site.swop.output()
+    assert not (site.usr / ".swop-local" / "runs").exists()
