@@ -25,6 +25,8 @@ from swop.schema import (
     TaskType,
 )
 
+CANCELLED = "the task was stopped: the SWOP stopped or its task runner was reset"
+
 
 class ExecutorError(SwarmLearningError):
     """A task step failed on this site; the message is the reason reported on chain."""

@@ -52,7 +52,7 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
 from swarm_learning.errors import ConfigurationError
-from swop.executors.base import Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.base import CANCELLED, Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
 from swop.executors.content import apply_operations
 from swop.executors.process import safe_name
 from swop.schema import (
@@ -221,7 +221,7 @@ class DockerExecutor(Executor):
                 pairs.append(pair)
                 reporter.progress(worker, f"SL container {pair.sl.name} started")
             for pair in pairs:
-                self._wait_for_sl(pair)
+                self._wait_for_sl(job, pair)
             for pair in pairs:
                 pair.ml = self._start_ml(job, body, pair, image, network)
                 reporter.progress(pair.worker, f"ML container {pair.ml.name} started from {image}")
@@ -254,7 +254,7 @@ class DockerExecutor(Executor):
                 if pair.result is not None:
                     reporter.finished(pair.result)
             if job.stop.wait(1.0):  # poll period of the containers' states; ends early when the job is cancelled
-                raise ExecutorError("the SWOP was stopped while the task ran")
+                raise ExecutorError(CANCELLED)
 
     def _start_sl(self, job: TaskJob, node: SlNodeDef, worker: str, folder: Path, network: str) -> _Pair:
         folder.mkdir(parents=True, exist_ok=True)
@@ -303,9 +303,11 @@ class DockerExecutor(Executor):
         )
         return _Pair(node, worker, folder, container, channel)
 
-    def _wait_for_sl(self, pair: _Pair) -> None:
+    def _wait_for_sl(self, job: TaskJob, pair: _Pair) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _has_file(pair.sl, f"{SL_DATA_DIR}/fs-port"):
+            if job.stop.is_set():
+                raise ExecutorError(CANCELLED)
             if _state(pair.sl).get("Status") == "exited":
                 raise ExecutorError(f"SL of {pair.worker} exited at start: {_tail(pair.sl)}")
             if time.monotonic() > deadline:

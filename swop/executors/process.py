@@ -47,7 +47,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from swarm_learning.runlocal import Proc
-from swop.executors.base import Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.base import CANCELLED, Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
 from swop.executors.content import apply_operations
 from swop.schema import (
     MakeSwarmUserContentBody,
@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
 PIP_TIMEOUT_S = 900.0
-CANCELLED = "the task was stopped: the SWOP stopped or its task runner was reset"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
