@@ -48,6 +48,7 @@ from typing import Any
 import docker
 import docker.auth
 import docker.errors
+import requests
 from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
@@ -120,6 +121,15 @@ class DockerExecutor(Executor):
             ) from exc
         self.sl_image = default_sl_image()
         self.labels = {LABEL: profile.groupname}
+
+    def execute(self, job: TaskJob, reporter: Reporter) -> list[WorkerResult]:
+        """As every executor; an engine error (gone, refused a call) fails the task with its reason."""
+        try:
+            return super().execute(job, reporter)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            reason = f"the Docker engine failed a call: {exc}"
+            workers: list[str | None] = list(self.workers(job.task)) or [None]
+            return [WorkerResult(worker, False, reason) for worker in workers]
 
     # -- leftovers -------------------------------------------------------------------------------------------
     def clean_up_leftovers(self) -> list[str]:
