@@ -7,6 +7,7 @@ and content tasks; one SL/ML pair per profile node for ``RUN_SWARM``).
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from swop.schema import (
 )
 
 CANCELLED = "the task was stopped: the SWOP stopped or its task runner was reset"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_name(name: str) -> str:
+    """A task or outcome name as one folder name."""
+    return _UNSAFE.sub("_", name).strip("._") or "_"
 
 
 class ExecutorError(SwarmLearningError):

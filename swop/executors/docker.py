@@ -40,8 +40,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +51,9 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
 from swarm_learning.errors import ConfigurationError
-from swop.executors.base import CANCELLED, Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.base import ExecutorError, Reporter, TaskJob, WorkerResult
 from swop.executors.content import apply_operations
-from swop.executors.process import safe_name
+from swop.executors.pairs import PairExecutor, SwarmPair
 from swop.schema import (
     MakeSwarmUserContentBody,
     MakeUserContainerBody,
@@ -73,7 +71,6 @@ DEFAULT_NETWORK = "swarm-default"
 CHANNEL_DIR = "/tmp/hpe-swarm"
 SL_DATA_DIR = "/platform/swarm/sl-data"
 SL_INSIDE_PORT = 30305
-START_TIMEOUT_S = 180.0
 BUILD_TIMEOUT_S = 1800.0
 CLIENT_LIB_VOLUME = "sl-cli-lib"
 WHEEL_GLOB = "swarm_learning_open-*.whl"
@@ -94,19 +91,10 @@ def image_of_outcome(outcome: str) -> str:
     return outcome if ":" in outcome.rsplit("/", 1)[-1] else f"{outcome}:latest"
 
 
-@dataclass
-class _Pair:
-    node: SlNodeDef
-    worker: str
-    folder: Path
-    sl: Container
-    channel: str
-    ml: Container | None = None
-    result: WorkerResult | None = None
-
-
-class DockerExecutor(Executor):
+class DockerExecutor(PairExecutor[Container]):
     """``mgrtype: DOCKER``."""
+
+    _network_name: str  # the Docker network of the current run (one task at a time)
 
     def __init__(self, profile: SwopProfile, state_dir: Path, client: docker.DockerClient | None = None) -> None:
         super().__init__(profile, state_dir)
@@ -209,7 +197,9 @@ class DockerExecutor(Executor):
             self._copy_into_volume(Path(tmp), CLIENT_LIB_VOLUME)
 
     # -- run swarm -------------------------------------------------------------------------------------------
-    def run_swarm(self, job: TaskJob, body: RunSwarmBody, reporter: Reporter) -> list[WorkerResult]:
+    # -- run swarm (the order is PairExecutor's) --------------------------------------------------------------
+    def prepare_run(self, job: TaskJob) -> str:
+        """The images exist and the network is there; returns the ML image."""
         if not job.prereq_outcome:
             raise ExecutorError(
                 "RUN_SWARM with mgrtype DOCKER needs a Prereq task (MAKE_USER_CONTAINER or PULL_IMAGE) whose "
@@ -219,58 +209,35 @@ class DockerExecutor(Executor):
         for needed in (image, self.sl_image):
             if not self._image_exists(needed):
                 raise ExecutorError(f"image {needed} is not on this Docker engine; build or pull it first")
-        network = self._network()
-        run_dir = self.state_dir / "runs" / f"{safe_name(job.task.name)}-{job.run}"
-        pairs: list[_Pair] = []
+        self._network_name = self._network()
+        return image
+
+    def _channel(self, node: SlNodeDef, run: int) -> str:
+        return f"{self.profile.groupname}-{node.idx}-channel-{run}"
+
+    def sl_serving(self, pair: SwarmPair[Container]) -> bool:
+        return _has_file(pair.sl, f"{SL_DATA_DIR}/fs-port")
+
+    def exit_code(self, handle: Container) -> int | None:
+        state = _state(handle)
+        return int(state.get("ExitCode", -1)) if state.get("Status") in ("exited", "dead") else None
+
+    def describe(self, handle: Container) -> str:
+        return f"(container {handle.name}, image {handle.attrs.get('Config', {}).get('Image', '?')})"
+
+    def log_hint(self, handle: Container) -> str:
+        return f"last lines: {_tail(handle)}"
+
+    def stop(self, handle: Container) -> None:
         try:
-            for node in self.profile.sl_nodes:
-                worker = worker_name(self.profile, node)
-                folder = run_dir / str(node.idx)
-                shutil.rmtree(folder, ignore_errors=True)
-                pair = self._start_sl(job, node, worker, folder, network)
-                pairs.append(pair)
-                reporter.progress(worker, f"SL container {pair.sl.name} started")
-            for pair in pairs:
-                self._wait_for_sl(job, pair)
-            for pair in pairs:
-                pair.ml = self._start_ml(job, body, pair, image, network)
-                reporter.progress(pair.worker, f"ML container {pair.ml.name} started from {image}")
-            self._watch(job, pairs, reporter)
-        except ExecutorError as exc:
-            for pair in pairs:
-                if pair.result is None:
-                    pair.result = WorkerResult(pair.worker, False, str(exc))
-                    reporter.finished(pair.result)
-            if not pairs:
-                return [WorkerResult(worker, False, str(exc)) for worker in self.workers(job.task)]
-        finally:
-            for pair in pairs:
-                self._finish(pair)
-        return [pair.result for pair in pairs if pair.result is not None]
+            handle.stop(timeout=10)
+        except docker.errors.APIError as exc:
+            log.debug("stopping %s: %s", handle.name, exc)
 
-    def _watch(self, job: TaskJob, pairs: list[_Pair], reporter: Reporter) -> None:
-        while any(p.result is None for p in pairs):
-            for pair in pairs:
-                if pair.result is not None or pair.ml is None:
-                    continue
-                ml_state = _state(pair.ml)
-                if ml_state.get("Status") == "exited":
-                    code = int(ml_state.get("ExitCode", -1))
-                    note = "ML program finished" if code == 0 else f"ML program exited with {code}: {_tail(pair.ml)}"
-                    pair.result = WorkerResult(pair.worker, code == 0, note)
-                elif _state(pair.sl).get("Status") == "exited":
-                    code = int(_state(pair.sl).get("ExitCode", -1))
-                    pair.result = WorkerResult(pair.worker, False, f"SL exited with {code}: {_tail(pair.sl)}")
-                if pair.result is not None:
-                    reporter.finished(pair.result)
-            if job.stop.wait(1.0):  # poll period of the containers' states; ends early when the job is cancelled
-                raise ExecutorError(CANCELLED)
-
-    def _start_sl(self, job: TaskJob, node: SlNodeDef, worker: str, folder: Path, network: str) -> _Pair:
-        folder.mkdir(parents=True, exist_ok=True)
+    def start_sl(self, job: TaskJob, node: SlNodeDef, folder: Path) -> Container:
         name = node.slhostname or f"{self.profile.groupname}-sl-{node.idx}"
         self._remove_named(name)
-        channel = f"{self.profile.groupname}-{node.idx}-channel-{job.run}"
+        channel = self._channel(node, job.run)
         self._fresh_channel(channel)
         args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
         command: list[str] = []
@@ -298,35 +265,23 @@ class DockerExecutor(Executor):
         if job.licensed:
             command += ["--apls-ip", self.profile.apls.locator.host, "--apls-port", str(self.profile.apls.port)]
         ports = {f"{port}/tcp": port} if node.slport else None
-        container = self._run(
+        return self._run(
             self.sl_image,
             command=command,
             name=name,
             hostname=name,
             environment=self.profile.sl_env(node),
             mounts=mounts,
-            network=network,
+            network=self._network_name,
             ports=ports,
             user=self._node_user(node),
             labels={**self.labels, **_labels(node.sllabels), f"{LABEL}.run": str(job.run)},
-            networking_config=self._aliases(network, node.slnetworkopts),
+            networking_config=self._aliases(self._network_name, node.slnetworkopts),
         )
-        return _Pair(node, worker, folder, container, channel)
 
-    def _wait_for_sl(self, job: TaskJob, pair: _Pair) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _has_file(pair.sl, f"{SL_DATA_DIR}/fs-port"):
-            if job.stop.is_set():
-                raise ExecutorError(CANCELLED)
-            if _state(pair.sl).get("Status") == "exited":
-                raise ExecutorError(f"SL of {pair.worker} exited at start: {_tail(pair.sl)}")
-            if time.monotonic() > deadline:
-                raise ExecutorError(f"SL of {pair.worker} did not start within {START_TIMEOUT_S:.0f}s")
-            time.sleep(0.3)  # bounded wait for the SL to write its port file
-
-    def _start_ml(self, job: TaskJob, body: RunSwarmBody, pair: _Pair, image: str, network: str) -> Container:
+    def start_ml(self, job: TaskJob, body: RunSwarmBody, pair: SwarmPair[Container], image: str) -> Container:
         node = pair.node
-        mounts = [Mount(CHANNEL_DIR, pair.channel, type="volume")]
+        mounts = [Mount(CHANNEL_DIR, self._channel(node, job.run), type="volume")]
         private = node.privatedata
         if body.private_content and private is not None:
             if private.m_type == "BIND":
@@ -355,15 +310,15 @@ class DockerExecutor(Executor):
             hostname=name,
             environment=env,
             mounts=mounts,
-            network=network,
+            network=self._network_name,
             working_dir=body.working_dir,
             user=self._node_user(node),
             labels={**self.labels, **_labels(node.usrlabels), f"{LABEL}.run": str(job.run)},
-            networking_config=self._aliases(network, node.usrnetworkopts),
+            networking_config=self._aliases(self._network_name, node.usrnetworkopts),
             **_container_options(node),
         )
 
-    def _finish(self, pair: _Pair) -> None:
+    def finish_pair(self, job: TaskJob, pair: SwarmPair[Container]) -> None:
         """Keep the logs and the SL's status.json, remove both containers and the channel volume."""
         for role, container in (("ml", pair.ml), ("sl", pair.sl)):
             if container is None:
@@ -377,9 +332,9 @@ class DockerExecutor(Executor):
                 log.warning("cannot keep the log or data of %s: %s", container.name, exc)
             _remove(container)
         try:
-            self.client.volumes.get(pair.channel).remove(force=True)
+            self.client.volumes.get(self._channel(pair.node, job.run)).remove(force=True)
         except docker.errors.APIError as exc:
-            log.debug("channel volume %s: %s", pair.channel, exc)
+            log.debug("channel volume of node %s: %s", pair.node.idx, exc)
 
     # -- engine helpers --------------------------------------------------------------------------------------
     def _run(self, image: str, **kwargs: Any) -> Container:

@@ -41,14 +41,14 @@ import sysconfig
 import tempfile
 import time
 import venv
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from swarm_learning.runlocal import Proc
-from swop.executors.base import CANCELLED, Executor, ExecutorError, Reporter, TaskJob, WorkerResult, worker_name
+from swop.executors.base import ExecutorError, Reporter, TaskJob, safe_name
 from swop.executors.content import apply_operations
+from swop.executors.pairs import PairExecutor, SwarmPair
 from swop.schema import (
     MakeSwarmUserContentBody,
     MakeUserContainerBody,
@@ -59,14 +59,7 @@ from swop.schema import (
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 120.0
 PIP_TIMEOUT_S = 900.0
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def safe_name(name: str) -> str:
-    """A task or outcome name as one folder name."""
-    return _SAFE.sub("_", name).strip("._") or "_"
 
 
 # ------------------------------------------------------------------------------------------ user environments
@@ -142,18 +135,10 @@ def make_environment(folder: Path) -> Path:
 # ------------------------------------------------------------------------------------------ the executor
 
 
-@dataclass
-class _Pair:
-    node: SlNodeDef
-    worker: str
-    folder: Path
-    sl: Proc
-    ml: Proc | None = None
-    result: WorkerResult | None = None
-
-
-class ProcessExecutor(Executor):
+class ProcessExecutor(PairExecutor[Proc]):
     """``mgrtype: PROCESS``."""
+
+    _sockets: Path  # this run's folder of SL sockets (one task at a time)
 
     @property
     def children(self) -> ChildRecords:
@@ -207,63 +192,40 @@ class ProcessExecutor(Executor):
             apply_operations(body.ops_list, volume, reporter)
         return f"content {job.task.outcome} staged in {root}"
 
-    # -- run swarm -------------------------------------------------------------------------------------------
-    def run_swarm(self, job: TaskJob, body: RunSwarmBody, reporter: Reporter) -> list[WorkerResult]:
-        run_dir = self.state_dir / "runs" / f"{safe_name(job.task.name)}-{job.run}"
-        sockets = Path(tempfile.mkdtemp(prefix="swop-"))
-        pairs: list[_Pair] = []
-        try:
-            for node in self.profile.sl_nodes:
-                worker = worker_name(self.profile, node)
-                folder = run_dir / str(node.idx)
-                shutil.rmtree(folder, ignore_errors=True)
-                sl = self._start_sl(job, node, folder, sockets / str(node.idx) / "sl.sock")
-                pairs.append(_Pair(node, worker, folder, sl))
-                reporter.progress(worker, f"SL started (pid {sl.popen.pid})")
-            for pair in pairs:
-                self._wait_for_sl(job, pair)
-            python = self.environment_python(job.prereq_outcome)
-            for pair in pairs:
-                pair.ml = self._start_ml(job, body, pair, sockets / str(pair.node.idx) / "sl.sock", python)
-                reporter.progress(pair.worker, f"ML started (pid {pair.ml.popen.pid})")
-            self._watch(job, pairs, reporter)
-        except ExecutorError as exc:
-            for pair in pairs:
-                if pair.result is None:
-                    pair.result = WorkerResult(pair.worker, False, str(exc))
-                    reporter.finished(pair.result)
-            if not pairs:  # nothing started: every node fails for the same reason
-                return [WorkerResult(worker, False, str(exc)) for worker in self.workers(job.task)]
-        finally:
-            for pair in pairs:
-                for proc in (pair.ml, pair.sl):
-                    if proc is not None:
-                        proc.stop()
-                        self.children.remove(proc)
-            shutil.rmtree(sockets, ignore_errors=True)
-        return [pair.result for pair in pairs if pair.result is not None]
+    # -- run swarm (the order is PairExecutor's) --------------------------------------------------------------
+    def prepare_run(self, job: TaskJob) -> Path | None:
+        """A short folder for the SLs' Unix sockets (paths are limited to 108 bytes); the user environment."""
+        self._sockets = Path(tempfile.mkdtemp(prefix="swop-"))
+        return self.environment_python(job.prereq_outcome)
 
-    def _watch(self, job: TaskJob, pairs: list[_Pair], reporter: Reporter) -> None:
-        while any(p.result is None for p in pairs):
-            for pair in pairs:
-                if pair.result is not None or pair.ml is None:
-                    continue
-                code = pair.ml.popen.poll()
-                if code is not None:
-                    ok = code == 0
-                    note = "ML program finished" if ok else f"ML program exited with {code}; see {pair.ml.log}"
-                    pair.result = WorkerResult(pair.worker, ok, note)
-                elif not pair.sl.alive():
-                    pair.ml.stop()
-                    pair.result = WorkerResult(
-                        pair.worker, False, f"SL exited with {pair.sl.popen.returncode}; see {pair.sl.log}"
-                    )
-                if pair.result is not None:
-                    reporter.finished(pair.result)
-            if job.stop.wait(0.5):  # poll period of the children's exit codes; ends early when the job is cancelled
-                raise ExecutorError(CANCELLED)
+    def end_run(self, job: TaskJob) -> None:
+        shutil.rmtree(self._sockets, ignore_errors=True)
 
-    def _start_sl(self, job: TaskJob, node: SlNodeDef, folder: Path, socket: Path) -> Proc:
+    def _socket(self, node: SlNodeDef) -> Path:
+        return self._sockets / str(node.idx) / "sl.sock"
+
+    def sl_serving(self, pair: SwarmPair[Proc]) -> bool:
+        return (pair.folder / "sl" / "fs-port").exists()
+
+    def exit_code(self, handle: Proc) -> int | None:
+        return handle.popen.poll()
+
+    def describe(self, handle: Proc) -> str:
+        return f"(pid {handle.popen.pid})"
+
+    def log_hint(self, handle: Proc) -> str:
+        return f"see {handle.log}"
+
+    def stop(self, handle: Proc) -> None:
+        handle.stop()
+
+    def finish_pair(self, job: TaskJob, pair: SwarmPair[Proc]) -> None:
+        for proc in (pair.ml, pair.sl):
+            if proc is not None:
+                proc.stop()
+                self.children.remove(proc)
+
+    def start_sl(self, job: TaskJob, node: SlNodeDef, folder: Path) -> Proc:
         args = {"KEY": "--key", "CERT": "--cert", "CAPATH": "--capath", "CACERT": "--cacert"}
         identity: list[str] = []
         for attr in node.identities:
@@ -289,7 +251,7 @@ class ProcessExecutor(Executor):
             "--sl-fs-port",
             str(node.slport or 0),
             "--socket",
-            str(socket),
+            str(self._socket(node)),
             "--data-dir",
             str(folder / "sl"),
             "--port-file",
@@ -300,31 +262,18 @@ class ProcessExecutor(Executor):
         env = {**os.environ, **self.profile.sl_env(node), "PYTHONUNBUFFERED": "1"}
         return self.children.add(_spawn(f"SL {node.idx}", argv, folder / "sl.log", env, folder))
 
-    @staticmethod
-    def _wait_for_sl(job: TaskJob, pair: _Pair) -> None:
-        port_file = pair.folder / "sl" / "fs-port"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_file.exists():
-            if job.stop.is_set():
-                raise ExecutorError(CANCELLED)
-            if not pair.sl.alive():
-                raise ExecutorError(f"SL of {pair.worker} exited with {pair.sl.popen.returncode}; see {pair.sl.log}")
-            if time.monotonic() > deadline:
-                raise ExecutorError(f"SL of {pair.worker} did not start within {START_TIMEOUT_S:.0f}s")
-            time.sleep(0.1)  # bounded wait for the SL to write its port file
-
-    def _start_ml(self, job: TaskJob, body: RunSwarmBody, pair: _Pair, socket: Path, python: Path | None) -> Proc:
+    def start_ml(self, job: TaskJob, body: RunSwarmBody, pair: SwarmPair[Proc], python: Path | None) -> Proc:
         workdir = self._stage_workdir(body, pair)
         entry = body.entrypoint
         program = str(python or sys.executable) if Path(entry).name.startswith("python") else entry
         env = {**os.environ, **body.env, **_env(pair.node.usrenvvars), "PYTHONUNBUFFERED": "1"}
         env = {k: _host_path(v, body.working_dir, workdir) for k, v in env.items()}
-        env["SWARM_SL_SOCKET"] = str(socket)
+        env["SWARM_SL_SOCKET"] = str(self._socket(pair.node))
         return self.children.add(
             _spawn(f"ML {pair.node.idx}", [program, *body.args], pair.folder / "ml.log", env, workdir)
         )
 
-    def _stage_workdir(self, body: RunSwarmBody, pair: _Pair) -> Path:
+    def _stage_workdir(self, body: RunSwarmBody, pair: SwarmPair[Proc]) -> Path:
         """The host folder standing for ``WorkingDir``, with private and shared content in their places."""
         private = pair.node.privatedata
         working = body.working_dir.rstrip("/") or "/"

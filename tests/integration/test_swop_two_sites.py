@@ -260,7 +260,7 @@ def test_two_swops_build_and_train_four_pairs_to_the_same_weights_from_one_init_
             assert env_python.exists(), two_sites.output()
             assert f"{env_python} model/tiny_torch.py" in two_sites.swops[swop].output()
         else:
-            assert f"from {ENV}:latest" in two_sites.swops[swop].output(), two_sites.output()
+            assert f"image {ENV}:latest)" in two_sites.swops[swop].output(), two_sites.output()
 
     # all four ML programs ended with the same final weights, written into each one's own private folder
     finals = {}
