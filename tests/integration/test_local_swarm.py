@@ -87,8 +87,11 @@ def test_a_peer_with_weights_of_another_shape_is_excluded_and_the_others_finish(
     assert len({sites[f"site-{i}"]["final_weights_sha256"] for i in (2, 3, 4)}) == 1
     assert sites["site-2"]["final_weights_sha256"] is not None
     sl_logs = "".join((tmp_path / f"site-{i}" / "sl.log").read_text() for i in (1, 2, 3, 4))
-    assert "excluding sl-1" in sl_logs, logs
-    assert "every site must train the same model architecture" in (tmp_path / "site-1" / "ml.log").read_text()
+    ml_log = (tmp_path / "site-1" / "ml.log").read_text()
+    # the leader excluded it from a round it took part in, or (a machine so busy that site-1 checked in after the
+    # first round closed) its own SL refused the merged model: either way it stops with the same advice
+    assert "excluding sl-1" in sl_logs or "does not fit this node's model" in ml_log, logs
+    assert "every site must train the same model architecture" in ml_log
 
 
 def _swarm(tmp_path: Path, nodes: int, env: dict[str, str]) -> LocalSwarm:
