@@ -93,9 +93,19 @@ def _process_leftovers(*folders: Path) -> Callable[[], list[str]]:
     return find
 
 
-@pytest.fixture(params=["PROCESS", "DOCKER"])
-def site(request: pytest.FixtureRequest, tmp_path: Path, swarm_ca: CertFactory) -> Iterator[Site]:
-    state, data = tmp_path / "state", tmp_path / "data"
+@dataclass
+class Platform:
+    """One executor kind's surroundings, shared by the module's tests: an SN (and for DOCKER a network, an engine)."""
+
+    variant: Variant
+    sn: Daemon
+    engine: Engine | None
+
+
+@pytest.fixture(scope="module", params=["PROCESS", "DOCKER"])
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, swarm_ca: CertFactory
+) -> Iterator[Platform]:
     engine: Engine | None = None
     if request.param == "DOCKER":
         engine = request.getfixturevalue("swarm_images")
@@ -103,29 +113,35 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, swarm_ca: CertFactory) 
         variant = Variant("DOCKER", bridge_gateway(engine, NETWORK), NETWORK, {}, "")
     else:
         variant = Variant("PROCESS", "127.0.0.1", "default", {}, "")
-    sn = start_sn(tmp_path / "sn", _identity(swarm_ca, "sn-1"), bind=variant.sn_host)
-    profile = load_profile(site_profile("swop-1", swarm_ca, sn.port, data, variant))
+    sn = start_sn(tmp_path_factory.mktemp("sn"), _identity(swarm_ca, "sn-1"), bind=variant.sn_host)
     try:
-        if engine is not None:
-            import docker
-
-            from swop.executors.docker import LABEL, DockerExecutor
-
-            client = docker.DockerClient(base_url=engine.host)
-
-            def containers() -> list[str]:
-                found = client.containers.list(all=True, filters={"label": f"{LABEL}={profile.groupname}"})
-                return [f"container {c.name} ({c.status})" for c in found]
-
-            yield Site("DOCKER", lambda: DockerExecutor(profile, state, client=client), sn, variant.sn_host, state,
-                       data, containers, ML_IMAGE)  # fmt: skip
-        else:
-            yield Site("PROCESS", lambda: ProcessExecutor(profile, state), sn, "127.0.0.1", state, data,
-                       _process_leftovers(state, data), None)  # fmt: skip
+        yield Platform(variant, sn, engine)
     finally:
         sn.stop()
         if engine is not None:
             engine.docker("network", "rm", NETWORK, check=False)
+
+
+@pytest.fixture
+def site(platform: Platform, tmp_path: Path, swarm_ca: CertFactory) -> Site:
+    state, data = tmp_path / "state", tmp_path / "data"
+    variant, sn, engine = platform.variant, platform.sn, platform.engine
+    profile = load_profile(site_profile("swop-1", swarm_ca, sn.port, data, variant))
+    if engine is None:
+        return Site("PROCESS", lambda: ProcessExecutor(profile, state), sn, "127.0.0.1", state, data,
+                    _process_leftovers(state, data), None)  # fmt: skip
+    import docker
+
+    from swop.executors.docker import LABEL, DockerExecutor
+
+    client = docker.DockerClient(base_url=engine.host)
+
+    def containers() -> list[str]:
+        found = client.containers.list(all=True, filters={"label": f"{LABEL}={profile.groupname}"})
+        return [f"container {c.name} ({c.status})" for c in found]
+
+    return Site("DOCKER", lambda: DockerExecutor(profile, state, client=client), sn, variant.sn_host, state, data,
+                containers, ML_IMAGE)  # fmt: skip
 
 
 def run_task(program_env: str, shared: str | None = None, name: str = "plain_task") -> str:
