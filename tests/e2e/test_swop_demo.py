@@ -8,7 +8,6 @@ trains as a swarm of four SL/ML pairs, and each SL node's trained model lands in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from examples.digits.swop_demo import DemoConfig, fill, placeholders
 from swci.language import parse_script
 from swci.language.commands import AssignTask, PerfData, WaitForTaskRunner, WithPeers
+from tests.integration.swop_files import processes_using
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "digits" / "swci" / "swci-init-swop"
@@ -35,22 +35,6 @@ def test_the_init_script_builds_on_two_swops_then_trains_four_pairs_once_the_sn_
     assert sum(isinstance(c, WaitForTaskRunner) for c in commands) == 2
     assert any(isinstance(c, PerfData) for c in commands)
     assert "wait for ip 127.0.0.1 30304 60" in text and "create context digits with ip 127.0.0.1 30304" in text
-
-
-def _processes_using(folder: Path) -> list[str]:
-    """Processes whose command line or working directory lies in ``folder`` (what the demo must not leave)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(proc / "cwd")
-        except OSError:
-            continue
-        if str(folder) in cmdline or cwd.startswith(str(folder)):
-            found.append(f"{proc.name}: {cmdline}")
-    return found
 
 
 @pytest.mark.slow
@@ -106,5 +90,5 @@ def test_two_swops_and_one_swci_script_train_the_digits_to_the_same_model_in_eve
         assert node["accuracy"] > ACCURACY_FLOOR, node
     assert len({n["sha256"] for n in nodes}) == 1 and summary["same_model"]
 
-    assert _processes_using(workdir) == []  # SN, SWOPs, SWCI, SLs and MLs are all gone
+    assert processes_using(workdir)() == []  # SN, SWOPs, SWCI, SLs and MLs are all gone
     print(f"swop demo, 3 epochs: {elapsed:.1f}s, accuracy {nodes[0]['accuracy']:.3f}")

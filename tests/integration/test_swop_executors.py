@@ -26,8 +26,9 @@ from swop.schema import load_profile, load_task
 from tests.conftest import CertFactory
 from tests.integration.docker_engine import TAG, Engine, bridge_gateway
 from tests.integration.harness import PROGRAMS, Daemon, start_sn
+from tests.integration.swop_files import Variant, processes_using
 from tests.integration.test_swop_process import _identity
-from tests.integration.test_swop_two_sites import Variant, site_profile
+from tests.integration.test_swop_two_sites import site_profile
 
 NETWORK = "swarm-executor-suite"
 ML_IMAGE = f"swarm-learning/ml-pytorch:{TAG}"
@@ -73,26 +74,6 @@ class Site:
                        stop=stop or threading.Event())  # fmt: skip
 
 
-def _process_leftovers(*folders: Path) -> Callable[[], list[str]]:
-    """Processes whose command line or working folder lies in one of ``folders`` (state, private data)."""
-
-    def find() -> list[str]:
-        found = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit() or int(proc.name) == os.getpid():
-                continue
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                cwd = os.readlink(proc / "cwd")
-            except OSError:
-                continue
-            if any(str(f) in cmdline or cwd.startswith(str(f)) for f in folders):
-                found.append(f"pid {proc.name}: {cmdline[:120]}")
-        return found
-
-    return find
-
-
 @dataclass
 class Platform:
     """One executor kind's surroundings, shared by the module's tests: an SN (and for DOCKER a network, an engine)."""
@@ -129,7 +110,7 @@ def site(platform: Platform, tmp_path: Path, swarm_ca: CertFactory) -> Site:
     profile = load_profile(site_profile("swop-1", swarm_ca, sn.port, data, variant))
     if engine is None:
         return Site("PROCESS", lambda: ProcessExecutor(profile, state), sn, "127.0.0.1", state, data,
-                    _process_leftovers(state, data), None)  # fmt: skip
+                    processes_using(state, data), None)  # fmt: skip
     import docker
 
     from swop.executors.docker import LABEL, DockerExecutor

@@ -27,6 +27,7 @@ from swci.session import SwciSession
 from swop.executors.process import process_start_time
 from tests.conftest import CertFactory
 from tests.integration.harness import PROGRAMS, Daemon, logs_of, spawn, start_sn
+from tests.integration.swop_files import swop_profile
 from tests.integration.test_swop_process import TR, _identity
 
 TR2 = "secondtaskbb.taskdb.sml.hpe"
@@ -62,45 +63,6 @@ PULL_TASK = textwrap.dedent("""\
     Outcome: hub.example/tensorflow:2.7.0
     Body: {Tag: "2.7.0", RepoName: tensorflow, OrgAndReg: hub.example/, Auth: ~}
     """)
-
-
-def profile(group: str, runner: str, sls: tuple[str, str], swarm_ca: CertFactory, sn_port: int, data: Path) -> str:
-    nodes = []
-    for idx, sl in enumerate(sls):
-        p = swarm_ca.paths(sl)
-        (data / sl).mkdir(parents=True, exist_ok=True)
-        nodes.append(
-            textwrap.dedent(f"""\
-              - slnodedef:
-                  idx: {idx}
-                  identity:
-                    - attribute: {{aType: KEY, mType: BIND, src: {p.key}, tgt: /swarm-cert/key.pem}}
-                    - attribute: {{aType: CERT, mType: BIND, src: {p.cert}, tgt: /swarm-cert/cert.pem}}
-                    - attribute: {{aType: CAPATH, mType: BIND, src: {p.capath}, tgt: /swarm-cert/capath}}
-                  slhostname: {sl.replace("-", "")}
-                  slhostip: 127.0.0.1
-                  slport: ~
-                  privatedata: {{src: {data / sl}, mType: BIND}}
-                  slenvvars: ~
-                  usrhostname: user-{sl}
-                  usrenvvars: [SCRATCH_DIR: "scratch"]
-            """)
-        )
-    head = textwrap.dedent(f"""\
-        ---
-        groupname: {group}
-        taskrunner: {runner}
-        policyuri: ~
-        resourcemgr: {{mgrtype: PROCESS}}
-        network: default
-        apls:
-          locator: {{host: 127.0.0.1, port: ~}}
-        apisrv:
-          locator: {{host: 127.0.0.1, port: {sn_port}, service: ~}}
-        envvars: [SL_LOG_LEVEL: INFO]
-        nodes:
-        """)
-    return head + "".join(textwrap.indent(n, "  ") for n in nodes)
 
 
 @dataclass
@@ -151,7 +113,8 @@ class Network:
     def add_swop(self, uid: str, runner: str, sls: tuple[str, str], env: dict[str, str] | None = None) -> Swop:
         usr, group = self.root / uid, uid.replace("-", "")
         usr.mkdir()
-        (usr / "profile.yaml").write_text(profile(group, runner, sls, self.swarm_ca, self.sn.port, self.root / "data"))
+        profile = swop_profile(group, runner, sls, self.swarm_ca, self.sn.port, self.root / "data")
+        (usr / "profile.yaml").write_text(profile)
         argv = [sys.executable, "-m", "swop.cli", "--usr-dir", str(usr), "--profile-file-name", "profile.yaml",
                 "--state-dir", str(usr / "state"), *_identity(self.swarm_ca, uid)]  # fmt: skip
         swop = Swop(uid, usr, usr / "state", argv, env or {})

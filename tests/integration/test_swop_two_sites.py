@@ -33,6 +33,7 @@ from swop.schema import RunSwarmBody, load_profile, load_task
 from tests.conftest import CertFactory
 from tests.integration.docker_engine import TAG, Engine, bridge_gateway
 from tests.integration.harness import REPO, Daemon, logs_of, spawn, start_sn
+from tests.integration.swop_files import Variant, swop_profile
 from tests.integration.test_swop_process import BUILD, BUILD_TASK, ENV, RUN_TASK, TASK, TR, _identity
 
 SWOPS = ("swop-1", "swop-2")
@@ -57,58 +58,9 @@ Body:
 """
 
 
-@dataclass(frozen=True)
-class Variant:
-    """What differs between the two executors' runs of the same script."""
-
-    mgrtype: str
-    sn_host: str  # where the SLs (processes or containers) reach the SN
-    network: str
-    env: dict[str, str]  # extra environment of the SWOP processes
-    build_task: str
-
-
 def site_profile(swop: str, swarm_ca: CertFactory, sn_port: int, data: Path, variant: Variant) -> str:
-    """A profile in the product's format: two SL nodes, their own certificates and private folders."""
-    nodes = []
-    for idx, sl in enumerate(SL_CERTS[swop]):
-        p = swarm_ca.paths(sl)
-        (data / sl).mkdir(parents=True, exist_ok=True)
-        nodes.append(
-            textwrap.dedent(f"""\
-              - slnodedef:
-                  idx: {idx}
-                  identity:
-                    - attribute: {{aType: KEY, mType: BIND, src: {p.key}, tgt: /swarm-cert/key.pem}}
-                    - attribute: {{aType: CERT, mType: BIND, src: {p.cert}, tgt: /swarm-cert/cert.pem}}
-                    - attribute: {{aType: CAPATH, mType: BIND, src: {p.capath}, tgt: /swarm-cert/capath}}
-                  slhostname: {sl.replace("-", "")}
-                  slhostip: {"127.0.0.1" if variant.mgrtype == "PROCESS" else "~"}
-                  slport: ~
-                  privatedata: {{src: {data / sl}, mType: BIND}}
-                  slenvvars: ~
-                  usrhostname: user-{sl}
-                  usrenvvars: [SCRATCH_DIR: "scratch"]
-            """)
-        )
-    head = textwrap.dedent(f"""\
-        ---
-        groupname: {swop.replace("-", "")}
-        taskrunner: {TR}
-        policyuri: ~
-        resourcemgr:
-          mgrtype: {variant.mgrtype}
-          accessinfo: {{accesstype: FROMENV}}
-        network: {variant.network}
-        apls:
-          locator: {{host: 127.0.0.1, port: ~}}
-        apisrv:
-          locator: {{host: {variant.sn_host}, port: {sn_port}, service: ~}}
-        envvars:
-          - SL_LOG_LEVEL: INFO
-        nodes:
-        """)
-    return head + "".join(textwrap.indent(n, "  ") for n in nodes)
+    """A site's profile: two SL nodes, their own certificates and private folders."""
+    return swop_profile(swop.replace("-", ""), TR, SL_CERTS[swop], swarm_ca, sn_port, data, variant)
 
 
 def init_script(sn_host: str, sn_port: int) -> str:
