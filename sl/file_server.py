@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +19,14 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from swarm_learning.errors import NetworkError, WeightsError
+from swarm_learning.https import KEEP_ALIVE_S
 from swarm_learning.roles import SL_FILE_SERVER_POLICY, EndpointPolicy, Peer, answer_refusals
 from swarm_learning.tls import TLSIdentity
 
 log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.safetensors$")
 _CHUNK = 1024 * 1024
+CLIENT_KEEPALIVE_S = KEEP_ALIVE_S / 3
 file_server_policy = EndpointPolicy("SL file server", SL_FILE_SERVER_POLICY)
 Caller = Annotated[Peer, Depends(file_server_policy)]
 
@@ -52,10 +55,30 @@ def create_file_app(folder: Path) -> FastAPI:
 
 
 class WeightsFetcher:
-    """Downloads weight files from peers' file servers, checking the SHA-256 digest when one is expected."""
+    """Downloads weight files from peers' file servers, checking the SHA-256 digest when one is expected.
 
-    def __init__(self, identity: TLSIdentity, timeout: float = 300.0) -> None:
-        self._http = httpx.Client(verify=identity.client_context(), timeout=httpx.Timeout(timeout, connect=10.0))
+    A transport failure (a refused or dropped connection, a pooled keep-alive connection the peer closed just as a
+    request went out on it) is retried ``attempts`` times with a short back-off before the download counts as failed:
+    a GET of a file is idempotent and the digest on chain still guards what is kept.
+    """
+
+    def __init__(
+        self,
+        identity: TLSIdentity,
+        timeout: float = 300.0,
+        attempts: int = 4,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self._http = httpx.Client(
+            verify=identity.client_context(),
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            # idle connections are dropped well before the peer's server would close them (KEEP_ALIVE_S)
+            limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S),
+            transport=transport,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -64,21 +87,37 @@ class WeightsFetcher:
         """Download ``uri`` to ``dest`` atomically; returns the hex SHA-256 of what was received."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.part")
-        digest = hashlib.sha256()
-        try:
-            with self._http.stream("GET", uri) as resp:
-                if resp.status_code != 200:
-                    raise NetworkError(f"peer file server answered {resp.status_code} for {uri}")
-                with open(tmp, "wb") as out:
-                    for chunk in resp.iter_bytes(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-        except httpx.HTTPError as exc:
-            tmp.unlink(missing_ok=True)
-            raise NetworkError(f"cannot download {uri}: {type(exc).__name__}: {exc}") from exc
-        got = digest.hexdigest()
+        for attempt in range(1, self.attempts + 1):
+            try:
+                got = self._download(uri, tmp)
+                break
+            except httpx.TransportError as exc:
+                tmp.unlink(missing_ok=True)
+                reason = f"{type(exc).__name__}: {exc}"
+                if attempt == self.attempts:
+                    raise NetworkError(
+                        f"cannot download {uri} ({self.attempts} attempts): {reason}; check that the peer SL is "
+                        "running and reachable and that its certificate is from the swarm's CA"
+                    ) from exc
+                log.warning("download of %s failed (attempt %s of %s): %s; retrying", uri, attempt, self.attempts,
+                            reason)  # fmt: skip
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            except httpx.HTTPError as exc:
+                tmp.unlink(missing_ok=True)
+                raise NetworkError(f"cannot download {uri}: {type(exc).__name__}: {exc}") from exc
         if expected_sha256 is not None and got != expected_sha256:
             tmp.unlink(missing_ok=True)
             raise WeightsError(f"{uri} has SHA-256 {got}, but the chain records {expected_sha256}: refusing it")
         os.replace(tmp, dest)
         return got
+
+    def _download(self, uri: str, tmp: Path) -> str:
+        digest = hashlib.sha256()
+        with self._http.stream("GET", uri) as resp:
+            if resp.status_code != 200:
+                raise NetworkError(f"peer file server answered {resp.status_code} for {uri}")
+            with open(tmp, "wb") as out:
+                for chunk in resp.iter_bytes(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        return digest.hexdigest()

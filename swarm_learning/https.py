@@ -34,6 +34,9 @@ from swarm_learning.roles import Peer, Role, read_role
 from swarm_learning.tls import TLSIdentity, identity_of
 
 log = logging.getLogger(__name__)
+# How long a server keeps an idle keep-alive connection open. Clients of our servers drop idle pooled connections
+# sooner (httpx's default is 5 s), so a request never goes out on a connection the server is just closing.
+KEEP_ALIVE_S = 30
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def uvicorn_config(app: Any, identity: TLSIdentity, host: str, port: int, **kwar
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=KEEP_ALIVE_S,
         **kwargs,
     )
 
