@@ -1,14 +1,19 @@
-"""SWOP files and checks the SWOP tests share: profiles in the product's format, processes left behind."""
+"""SWOP files and checks the SWOP tests share: profiles in the product's format, SWCI lines that must succeed,
+SWOPs listening on their task runner, processes left behind."""
 
 from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swarm_learning.sn_client import SNClient
+from swci.session import SwciSession
 from tests.conftest import CertFactory
+from tests.integration.harness import Daemon
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,42 @@ def swop_profile(
         nodes:
         """)
     return head + "".join(textwrap.indent(n, "  ") for n in nodes)
+
+
+def swci_ok(session: SwciSession, line: str) -> list[str]:
+    """Run one SWCI line that must succeed; its printed lines."""
+    result = session.run_line(line)
+    assert result.ok, f"{line}: {result.error}\n" + "\n".join(result.lines)
+    return result.lines
+
+
+def wait_listening(
+    swarm_ca: CertFactory,
+    sn: tuple[str, int],
+    runner: str,
+    swops: Mapping[str, Daemon],
+    nodes: int | None = None,
+    timeout: float = 60,
+) -> None:
+    """Wait until every SWOP of ``swops`` (uid: its process) listens on ``runner`` (with ``nodes`` nodes, if given).
+
+    Fails at once with the SWOP's output when one of them exits meanwhile.
+    """
+    client = SNClient(*sn, swarm_ca.identity("swci-1"), retry_seconds=10)
+    deadline, height, listening = time.monotonic() + timeout, 0, {}
+    output = lambda: "\n".join(f"==== {uid}\n{d.output()}" for uid, d in swops.items())  # noqa: E731
+    try:
+        while time.monotonic() < deadline:
+            listening = {entry.peer: entry.nodes for entry in client.task_runner_listeners(runner)}
+            if all(uid in listening and nodes in (None, listening[uid]) for uid in swops):
+                return
+            for daemon in swops.values():
+                assert daemon.popen.poll() is None, output()
+            height = client.wait_for_change(height, 2)
+    finally:
+        client.close()
+    raise AssertionError(f"not every SWOP of {sorted(swops)} listens on {runner} within {timeout}s "
+                         f"(listening: {listening}):\n{output()}")  # fmt: skip
 
 
 def processes_using(*folders: Path) -> Callable[[], list[str]]:

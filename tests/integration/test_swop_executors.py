@@ -83,7 +83,7 @@ class Platform:
     engine: Engine | None
 
 
-@pytest.fixture(scope="module", params=["PROCESS", "DOCKER"])
+@pytest.fixture(scope="module", params=["PROCESS", pytest.param("DOCKER", marks=pytest.mark.docker)])
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, swarm_ca: CertFactory
 ) -> Iterator[Platform]:

@@ -26,52 +26,13 @@ from swop.executors.process import ProcessExecutor, missing_requirements, pip_re
 from swop.schema import load_profile, load_task
 from tests.conftest import CertFactory
 from tests.integration.harness import PROGRAMS, REPO, Daemon, logs_of, spawn, start_sn
+from tests.integration.swop_files import swci_ok, swop_profile, wait_listening
 
 TR = "defaulttaskbb.taskdb.sml.hpe"
 TASK = "swarm_tiny_task"
 BUILD = "user_env_tiny_build_task"
 ENV = "user-env-tiny"
-
-
-def profile_yaml(swarm_ca: CertFactory, sn_port: int, data: Path) -> str:
-    nodes = []
-    for idx, name in enumerate(("sl-1", "sl-2")):
-        p = swarm_ca.paths(name)
-        (data / f"site{idx}").mkdir(parents=True, exist_ok=True)
-        nodes.append(
-            textwrap.dedent(f"""\
-              - slnodedef:
-                  idx: {idx}
-                  identity:
-                    - attribute: {{aType: KEY, mType: BIND, src: {p.key}, tgt: /swarm-cert/key.pem}}
-                    - attribute: {{aType: CERT, mType: BIND, src: {p.cert}, tgt: /swarm-cert/cert.pem}}
-                    - attribute: {{aType: CAPATH, mType: BIND, src: {p.capath}, tgt: /swarm-cert/capath}}
-                  slhostname: sl{idx + 1}
-                  slhostip: 127.0.0.1
-                  slport: ~
-                  privatedata: {{src: {data / f"site{idx}"}, mType: BIND}}
-                  slenvvars: ~
-                  usrhostname: user{idx + 1}
-                  usrenvvars: [SCRATCH_DIR: "user{idx + 1}"]
-            """)
-        )
-    head = textwrap.dedent(f"""\
-        ---
-        groupname: local
-        taskrunner: {TR}
-        policyuri: ~
-        resourcemgr:
-          mgrtype: PROCESS
-        network: default
-        apls:
-          locator: {{host: 127.0.0.1, port: ~}}
-        apisrv:
-          locator: {{host: 127.0.0.1, port: {sn_port}, service: ~}}
-        envvars:
-          - SL_LOG_LEVEL: INFO
-        nodes:
-        """)
-    return head + "".join(textwrap.indent(n, "  ") for n in nodes)
+SLS = ("sl-1", "sl-2")
 
 
 RUN_TASK = f"""\
@@ -125,12 +86,12 @@ def site(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[Site]:
     sn = start_sn(tmp_path / "sn", sn_args)
     usr, data = tmp_path / "usr", tmp_path / "data"
     (usr / "taskdefs").mkdir(parents=True)
-    (usr / "swop_profile.yaml").write_text(profile_yaml(swarm_ca, sn.port, data))
+    (usr / "swop_profile.yaml").write_text(swop_profile("local", TR, SLS, swarm_ca, sn.port, data))
     (usr / "taskdefs" / "run_tiny.yaml").write_text(RUN_TASK)
     (usr / "taskdefs" / "build_tiny.yaml").write_text(BUILD_TASK)
     state = Site(sn, start_swop(usr, swarm_ca, tmp_path / "swop" / "swop.log"), usr, data)
     try:
-        _wait_listening(swarm_ca, sn.port, state.swop)
+        wait_listening(swarm_ca, ("127.0.0.1", sn.port), TR, {"swop-1": state.swop})
         yield state
     finally:
         state.swop.stop()
@@ -145,26 +106,6 @@ def start_swop(usr: Path, swarm_ca: CertFactory, log: Path) -> Daemon:
 def _identity(swarm_ca: CertFactory, name: str) -> list[str]:
     p = swarm_ca.paths(name)
     return ["--cert", str(p.cert), "--key", str(p.key), "--capath", str(p.capath)]
-
-
-def _wait_listening(swarm_ca: CertFactory, port: int, swop: Daemon, timeout: float = 60) -> None:
-    client = SNClient("127.0.0.1", port, swarm_ca.identity("swci-1"), retry_seconds=10)
-    deadline, height = time.monotonic() + timeout, 0
-    try:
-        while time.monotonic() < deadline:
-            if any(listener.peer == "swop-1" for listener in client.task_runner_listeners(TR)):
-                return
-            assert swop.popen.poll() is None, swop.output()
-            height = client.wait_for_change(height, 2)
-    finally:
-        client.close()
-    raise AssertionError(f"the SWOP did not listen on {TR} within {timeout}s:\n{swop.output()}")
-
-
-def _run(session: SwciSession, line: str) -> list[str]:
-    result = session.run_line(line)
-    assert result.ok, f"{line}: {result.error}\n" + "\n".join(result.lines)
-    return result.lines
 
 
 def _workers_done(swarm_ca: CertFactory, port: int, timeout: float) -> list[str]:
@@ -188,20 +129,20 @@ def test_a_run_swarm_task_assigned_from_swci_trains_both_profile_nodes_to_the_sa
 ) -> None:
     started = time.monotonic()
     with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
-        _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 5")
-        _run(swci, "SET CONTEXT ENV default SWCI_GENERIC_TASK_MAX_WAIT_TIME 3")
-        _run(swci, "CREATE TASK FROM taskdefs/build_tiny.yaml")
-        _run(swci, f"FINALIZE TASK {BUILD}")
-        _run(swci, f"RESET TASKRUNNER {TR}")
-        _run(swci, f"ASSIGN TASK {BUILD} TO {TR} WITH 1 PEERS")
-        built = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        swci_ok(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 5")
+        swci_ok(swci, "SET CONTEXT ENV default SWCI_GENERIC_TASK_MAX_WAIT_TIME 3")
+        swci_ok(swci, "CREATE TASK FROM taskdefs/build_tiny.yaml")
+        swci_ok(swci, f"FINALIZE TASK {BUILD}")
+        swci_ok(swci, f"RESET TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK {BUILD} TO {TR} WITH 1 PEERS")
+        built = swci_ok(swci, f"WAIT FOR TASKRUNNER {TR}")
         assert any("TASK_STATE : COMPLETE" in line for line in built), "\n".join(built) + site.swop.output()
-        _run(swci, "CREATE TASK FROM taskdefs/run_tiny.yaml")
-        _run(swci, f"FINALIZE TASK {TASK}")
-        _run(swci, f"RESET TASKRUNNER {TR}")
-        _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+        swci_ok(swci, "CREATE TASK FROM taskdefs/run_tiny.yaml")
+        swci_ok(swci, f"FINALIZE TASK {TASK}")
+        swci_ok(swci, f"RESET TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
         try:
-            lines = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+            lines = swci_ok(swci, f"WAIT FOR TASKRUNNER {TR}")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{site.swop.output()}\n{logs_of(site.usr)}") from None
     assert any("TASK_STATE : COMPLETE" in line for line in lines), "\n".join(lines)
@@ -219,8 +160,8 @@ def test_a_run_swarm_task_assigned_from_swci_trains_both_profile_nodes_to_the_sa
     finals = {d.get("final_weights_sha256") for d in digests}
     assert len(finals) == 1 and None not in finals, digests
     # each ML program wrote its result into its own private folder, under SCRATCH_DIR relative to WorkingDir
-    assert (site.data / "site0" / "user1" / "result.json").exists()
-    assert (site.data / "site1" / "user2" / "result.json").exists()
+    assert (site.data / "sl-1" / "scratch" / "result.json").exists()
+    assert (site.data / "sl-2" / "scratch" / "result.json").exists()
     print(f"RUN_SWARM through a PROCESS SWOP: {time.monotonic() - started:.1f}s")
 
     # SIGTERM: the SWOP stops listening on its task runner and exits with 0
@@ -240,11 +181,11 @@ def test_a_run_swarm_whose_ml_program_fails_ends_the_task_runner_in_error_naming
     broken = RUN_TASK.replace(f"Prereq: {BUILD}", "Prereq: ROOTTASK").replace("model/tiny_torch.py", "model/nope.py")
     (site.usr / "taskdefs" / "run_broken.yaml").write_text(broken)
     with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
-        _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 3")
-        _run(swci, "CREATE TASK FROM taskdefs/run_broken.yaml")
-        _run(swci, f"FINALIZE TASK {TASK}")
-        _run(swci, f"RESET TASKRUNNER {TR}")
-        _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+        swci_ok(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 3")
+        swci_ok(swci, "CREATE TASK FROM taskdefs/run_broken.yaml")
+        swci_ok(swci, f"FINALIZE TASK {TASK}")
+        swci_ok(swci, f"RESET TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
         result = swci.run_line(f"WAIT FOR TASKRUNNER {TR}")
     assert not result.ok, "\n".join(result.lines)
     assert "ERROR" in (result.error or ""), result.error
@@ -267,7 +208,7 @@ class Notes:
 
 
 def _job(task_text: str, tmp_path: Path, swarm_ca: CertFactory) -> tuple[ProcessExecutor, TaskJob]:
-    profile = load_profile(profile_yaml(swarm_ca, 1, tmp_path / "data"))
+    profile = load_profile(swop_profile("local", TR, SLS, swarm_ca, 1, tmp_path / "data"))
     task = load_task(task_text)
     return ProcessExecutor(profile, tmp_path / "state"), TaskJob(task, profile, 1, SnAddress("127.0.0.1", 1))
 
@@ -340,10 +281,10 @@ def test_a_swop_stopped_mid_task_reports_failure_and_a_target_reassignment_to_it
     client = SNClient("127.0.0.1", site.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
     try:
         with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
-            _run(swci, "CREATE TASK FROM taskdefs/run_long.yaml")
-            _run(swci, f"FINALIZE TASK {TASK}")
-            _run(swci, f"RESET TASKRUNNER {TR}")
-            _run(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
+            swci_ok(swci, "CREATE TASK FROM taskdefs/run_long.yaml")
+            swci_ok(swci, f"FINALIZE TASK {TASK}")
+            swci_ok(swci, f"RESET TASKRUNNER {TR}")
+            swci_ok(swci, f"ASSIGN TASK {TASK} TO {TR} WITH 1 PEERS")
         deadline, height = time.monotonic() + 120, 0
         while time.monotonic() < deadline:
             workers = client.task_runner_peer(TR, "swop-1").workers
@@ -363,11 +304,11 @@ def test_a_swop_stopped_mid_task_reports_failure_and_a_target_reassignment_to_it
 
         # the SWOP restarts; the operator re-assigns the same task to it: the run completes
         site.swop = start_swop(site.usr, swarm_ca, site.swop.log.with_name("swop-restarted.log"))
-        _wait_listening(swarm_ca, site.sn.port, site.swop)
+        wait_listening(swarm_ca, ("127.0.0.1", site.sn.port), TR, {"swop-1": site.swop})
         with SwciSession(swarm_ca.identity("swci-1"), cwd=site.usr, default_sn=("127.0.0.1", site.sn.port)) as swci:
-            _run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 4")
-            _run(swci, f"ASSIGN TASK {TASK} TO {TR} TARGET swop-1")
-            lines = _run(swci, f"WAIT FOR TASKRUNNER {TR}")
+            swci_ok(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 4")
+            swci_ok(swci, f"ASSIGN TASK {TASK} TO {TR} TARGET swop-1")
+            lines = swci_ok(swci, f"WAIT FOR TASKRUNNER {TR}")
         assert any("TASK_STATE : COMPLETE" in line for line in lines), "\n".join(lines) + site.swop.output()
         assert _workers_done(swarm_ca, site.sn.port, timeout=240) == ["COMPLETE", "COMPLETE"]
     finally:

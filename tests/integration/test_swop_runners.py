@@ -27,7 +27,7 @@ from swci.session import SwciSession
 from swop.executors.process import process_start_time
 from tests.conftest import CertFactory
 from tests.integration.harness import PROGRAMS, Daemon, logs_of, spawn, start_sn
-from tests.integration.swop_files import swop_profile
+from tests.integration.swop_files import swci_ok, swop_profile
 from tests.integration.test_swop_process import TR, _identity
 
 TR2 = "secondtaskbb.taskdb.sml.hpe"
@@ -158,12 +158,6 @@ def with_client(net: Network, done: object, timeout: float, what: str) -> float:
     raise AssertionError(f"not {what} within {timeout}s:\n{net.output()}")
 
 
-def run(swci: SwciSession, line: str) -> list[str]:
-    result = swci.run_line(line)
-    assert result.ok, f"{line}: {result.error}\n" + "\n".join(result.lines)
-    return result.lines
-
-
 def alive(pids: dict[int, int]) -> list[int]:
     return [pid for pid, start in pids.items() if process_start_time(pid) == start]
 
@@ -190,10 +184,10 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
     swop = network.add_swop("swop-1", TR, ("sl-1", "sl-2"), {"SWOP_STALE_SECONDS": str(STALE_SECONDS)})
     network.wait_listening(TR, "swop-1")
     with network.swci() as swci:
-        run(swci, "CREATE TASK FROM run_long.yaml")
-        run(swci, "FINALIZE TASK swarm_long_task")
-        run(swci, f"RESET TASKRUNNER {TR}")
-        run(swci, f"ASSIGN TASK swarm_long_task TO {TR} WITH 2 PEERS")
+        swci_ok(swci, "CREATE TASK FROM run_long.yaml")
+        swci_ok(swci, "FINALIZE TASK swarm_long_task")
+        swci_ok(swci, f"RESET TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK swarm_long_task TO {TR} WITH 2 PEERS")
         with_client(network, lambda c: len(swop.records()) == 4, 90, "running two SL/ML pairs")
         orphans = swop.records()
 
@@ -205,13 +199,13 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
         assert sorted(alive(orphans)) == sorted(orphans)
 
         # WAIT FOR TASKRUNNER ends in ERROR once the SWOP has been silent for longer than it promised
-        run(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 2")
+        swci_ok(swci, "SET CONTEXT ENV default SWCI_RUN_TASK_MAX_WAIT_TIME 2")
         waited = swci.run_line(f"WAIT FOR TASKRUNNER {TR}")
         detected = time.monotonic() - killed
         assert not waited.ok and "ERROR" in (waited.error or ""), (waited.error, network.output())
         assert "swop-1" in (waited.error or "") and "stopped reporting" in (waited.error or ""), waited.error
         assert detected < STALE_SECONDS + 20, f"the lost SWOP was reported {detected:.1f}s after the kill"
-        status = "\n".join(run(swci, f"GET TASKRUNNER STATUS {TR}"))
+        status = "\n".join(swci_ok(swci, f"GET TASKRUNNER STATUS {TR}"))
         assert "TASK_STATE : ERROR" in status and "LAST ERROR : swop-1/swop1-" in status, status
         assert f"ASSIGN TASK swarm_long_task TO {TR} TARGET swop-1" in status, status
         client = network.client()
@@ -230,8 +224,8 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
         assert stopped and all(f"(pid {pid})" in stopped[0] for pid in orphans), stopped
 
         # the operator re-assigns the task to it: the run completes
-        run(swci, f"ASSIGN TASK swarm_long_task TO {TR} TARGET swop-1")
-        lines = run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK swarm_long_task TO {TR} TARGET swop-1")
+        lines = swci_ok(swci, f"WAIT FOR TASKRUNNER {TR}")
     assert "TASK_STATE : COMPLETE" in lines, network.output()
     client = network.client()
     try:
@@ -261,11 +255,11 @@ def test_reset_taskrunner_mid_run_swarm_stops_what_the_task_started_and_the_swop
         for line in ("CREATE TASK FROM run_long.yaml", "FINALIZE TASK swarm_long_task", "CREATE TASK FROM pull.yaml",
                      "FINALIZE TASK pull_after_reset", f"RESET TASKRUNNER {TR}",
                      f"ASSIGN TASK swarm_long_task TO {TR} WITH 2 PEERS"):  # fmt: skip
-            run(swci, line)
+            swci_ok(swci, line)
         with_client(network, lambda c: len(swop.records()) == 4, 90, "running two SL/ML pairs")
         running = swop.records()
 
-        run(swci, f"RESET TASKRUNNER {TR}")
+        swci_ok(swci, f"RESET TASKRUNNER {TR}")
         # gone, and struck from the SWOP's records (it strikes each one just after the process ended)
         took = with_client(
             network, lambda c: not alive(running) and not swop.records(), 30, "rid of the reset task's SLs and MLs"
@@ -274,8 +268,8 @@ def test_reset_taskrunner_mid_run_swarm_stops_what_the_task_started_and_the_swop
         assert "was reset (run 1 is over, now run 2): stopping task swarm_long_task" in swop.output()
 
         # still listening: the next assignment runs
-        run(swci, f"ASSIGN TASK pull_after_reset TO {TR} WITH 1 PEERS")
-        lines = run(swci, f"WAIT FOR TASKRUNNER {TR}")
+        swci_ok(swci, f"ASSIGN TASK pull_after_reset TO {TR} WITH 1 PEERS")
+        lines = swci_ok(swci, f"WAIT FOR TASKRUNNER {TR}")
     assert "TASK_STATE : COMPLETE" in lines, swop.output()
     print(f"RESET mid-task: SLs and MLs gone {took:.1f}s after the reset; whole test {time.monotonic() - started:.1f}s")
 
@@ -294,8 +288,8 @@ def test_two_task_runners_train_two_different_models_at_the_same_time_each_to_co
     )
     with network.swci() as swci:
         # the second task runner and training contract exist before the SWOP that listens on it starts
-        run(swci, f"CREATE TASKRUNNER {TR2}")
-        run(swci, f"CREATE CONTRACT {CONTRACT2}")
+        swci_ok(swci, f"CREATE TASKRUNNER {TR2}")
+        swci_ok(swci, f"CREATE CONTRACT {CONTRACT2}")
         one = network.add_swop("swop-1", TR, ("sl-1", "sl-2"))
         two = network.add_swop("swop-2", TR2, ("sl-3", "sl-4"))
         network.wait_listening(TR, "swop-1")
@@ -304,7 +298,7 @@ def test_two_task_runners_train_two_different_models_at_the_same_time_each_to_co
                      "FINALIZE TASK swarm_three_class_task", f"RESET TASKRUNNER {TR}", f"RESET TASKRUNNER {TR2}",
                      f"ASSIGN TASK swarm_linear_task TO {TR} WITH 2 PEERS",
                      f"ASSIGN TASK swarm_three_class_task TO {TR2} WITH 2 PEERS"):  # fmt: skip
-            run(swci, line)
+            swci_ok(swci, line)
         waits = [swci.run_line(f"WAIT FOR TASKRUNNER {runner}") for runner in (TR, TR2)]
     for waited in waits:
         assert waited.ok and "TASK_STATE : COMPLETE" in waited.lines, (waited.error, network.output())

@@ -33,7 +33,7 @@ from swop.schema import RunSwarmBody, load_profile, load_task
 from tests.conftest import CertFactory
 from tests.integration.docker_engine import TAG, Engine, bridge_gateway
 from tests.integration.harness import REPO, Daemon, logs_of, spawn, start_sn
-from tests.integration.swop_files import Variant, swop_profile
+from tests.integration.swop_files import Variant, swop_profile, wait_listening
 from tests.integration.test_swop_process import BUILD, BUILD_TASK, ENV, RUN_TASK, TASK, TR, _identity
 
 SWOPS = ("swop-1", "swop-2")
@@ -106,7 +106,7 @@ class TwoSites:
         return "\n".join(f"==== {name}\n{d.output()}" for name, d in self.swops.items()) + logs_of(self.data.parent)
 
 
-@pytest.fixture(params=["PROCESS", "DOCKER"])
+@pytest.fixture(params=["PROCESS", pytest.param("DOCKER", marks=pytest.mark.docker)])
 def variant(request: pytest.FixtureRequest) -> Iterator[Variant]:
     if request.param == "PROCESS":
         yield Variant("PROCESS", "127.0.0.1", "default", {}, BUILD_TASK)
@@ -141,28 +141,12 @@ def two_sites(tmp_path: Path, swarm_ca: CertFactory, variant: Variant) -> Iterat
                     f"swop{n}_profile.yaml", "--state-dir", str(sites.state[swop]), *_identity(swarm_ca, swop)]  # fmt: skip
             log = tmp_path / f"swop{n}" / "swop.log"
             sites.swops[swop] = Daemon(spawn(argv, log, variant.env), log, 0)
-        _wait_all_listening(swarm_ca, sites, timeout=60)
+        wait_listening(swarm_ca, (variant.sn_host, sn.port), TR, sites.swops, nodes=2)
         yield sites
     finally:
         for daemon in sites.swops.values():
             daemon.stop()
         sn.stop()
-
-
-def _wait_all_listening(swarm_ca: CertFactory, sites: TwoSites, timeout: float) -> None:
-    client = SNClient(sites.variant.sn_host, sites.sn.port, swarm_ca.identity("swci-1"), retry_seconds=10)
-    deadline, height = time.monotonic() + timeout, 0
-    try:
-        while time.monotonic() < deadline:
-            listening = {entry.peer: entry.nodes for entry in client.task_runner_listeners(TR)}
-            if listening == {swop: 2 for swop in SWOPS}:
-                return
-            for daemon in sites.swops.values():
-                assert daemon.popen.poll() is None, sites.output()
-            height = client.wait_for_change(height, 2)
-    finally:
-        client.close()
-    raise AssertionError(f"both SWOPs did not listen on {TR} within {timeout}s:\n{sites.output()}")
 
 
 def _lines_of(results: list[CommandResult], kind: type[Command]) -> list[list[str]]:
