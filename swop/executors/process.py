@@ -5,7 +5,8 @@ How each task type maps to processes and folders (``state_dir`` is this SWOP's w
 - ``MAKE_USER_CONTAINER``: the "image" is a virtual environment ``state_dir/envs/<Outcome>`` that sees this SWOP's
   own packages (a ``.pth`` hook adds the SWOP interpreter's site folders). Requirements named on ``pip install``
   lines of ``BuildSteps`` that are already installed are not installed again; missing ones are installed into the
-  environment with its pip, unless ``SWOP_PIP_INSTALL=0`` (then the task fails naming them). ``FROM``, ``COPY`` and
+  environment with its pip (stopped when the job is cancelled; its output in ``pip-install.log`` there), unless
+  ``SWOP_PIP_INSTALL=0`` (then the task fails naming them). ``FROM``, ``COPY`` and
   other Dockerfile lines have no process equivalent and are ignored (the note says so).
 - ``PULL_IMAGE``: nothing to pull for processes; succeeds with a note.
 - ``MAKE_SWARM_USER_CONTENT``: the "volume" is the folder ``state_dir/content/<Outcome>`` (``SWARMCONTENT``: one
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import venv
 from pathlib import Path
@@ -46,7 +48,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from swarm_learning.runlocal import Proc
-from swop.executors.base import ExecutorError, Reporter, TaskJob, safe_name
+from swop.executors.base import CANCELLED, ExecutorError, Reporter, TaskJob, safe_name
 from swop.executors.content import apply_operations
 from swop.executors.pairs import PairExecutor, SwarmPair
 from swop.schema import (
@@ -56,6 +58,7 @@ from swop.schema import (
     RunSwarmBody,
     SlNodeDef,
 )
+from swop.schema.fields import env_dict
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +171,7 @@ class ProcessExecutor(PairExecutor[Proc]):
             raise ExecutorError(f"not installed and SWOP_PIP_INSTALL=0: {' '.join(missing)}")
         if missing:
             reporter.progress(None, f"pip install {' '.join(missing)}")
-            done = subprocess.run(
-                [str(python), "-m", "pip", "install", "--no-input", *missing],
-                capture_output=True,
-                text=True,
-                timeout=PIP_TIMEOUT_S,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise ExecutorError(f"pip install failed: {done.stderr.strip().splitlines()[-1:]}")
+            _pip_install(python, missing, folder / "pip-install.log", job.stop)
         return f"user environment {job.task.outcome} ready at {folder}" + (
             f" (installed {len(missing)})" if missing else " (requirements already installed)"
         )
@@ -266,7 +261,7 @@ class ProcessExecutor(PairExecutor[Proc]):
         workdir = self._stage_workdir(body, pair)
         entry = body.entrypoint
         program = str(python or sys.executable) if Path(entry).name.startswith("python") else entry
-        env = {**os.environ, **body.env, **_env(pair.node.usrenvvars), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **body.env, **env_dict(pair.node.usrenvvars), "PYTHONUNBUFFERED": "1"}
         env = {k: _host_path(v, body.working_dir, workdir) for k, v in env.items()}
         env["SWARM_SL_SOCKET"] = str(self._socket(pair.node))
         return self.children.add(
@@ -370,11 +365,30 @@ def stop_process_group(pid: int, start: int, timeout: float = 10.0) -> None:
     log.warning("process %s did not exit after SIGKILL", pid)
 
 
-def _env(entries: list[dict[str, str]] | None) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for entry in entries or ():
-        merged.update(entry)
-    return merged
+def _pip_install(python: Path, requirements: list[str], log_path: Path, stop: threading.Event) -> None:
+    """``pip install`` into a user environment; stopped (and the task cancelled) when ``stop`` is set."""
+    with log_path.open("w") as log:
+        pip = subprocess.Popen(
+            [str(python), "-m", "pip", "install", "--no-input", *requirements],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + PIP_TIMEOUT_S
+        while pip.poll() is None:
+            if stop.wait(0.5) or time.monotonic() > deadline:
+                os.killpg(pip.pid, signal.SIGTERM)
+                try:
+                    pip.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(pip.pid, signal.SIGKILL)
+                    pip.wait(10)
+                if stop.is_set():
+                    raise ExecutorError(CANCELLED)
+                raise ExecutorError(f"pip install took longer than {PIP_TIMEOUT_S:.0f} s (log: {log_path})")
+    if pip.returncode != 0:
+        last = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+        raise ExecutorError(f"pip install failed ({pip.returncode}): {' '.join(last)} (log: {log_path})")
 
 
 def _below(working: str, target: str, workdir: Path) -> Path:

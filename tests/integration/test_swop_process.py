@@ -8,10 +8,13 @@ assigns it ``WITH 1 PEERS`` and waits for the task runner.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +24,12 @@ import pytest
 
 from swarm_learning.sn_client import SNClient
 from swci.session import SwciSession
-from swop.executors.base import SnAddress, TaskJob, WorkerResult
+from swop.executors.base import CANCELLED, SnAddress, TaskJob, WorkerResult
 from swop.executors.process import ProcessExecutor, missing_requirements, pip_requirements
 from swop.schema import load_profile, load_task
 from tests.conftest import CertFactory
 from tests.integration.harness import PROGRAMS, REPO, Daemon, logs_of, spawn, start_sn
-from tests.integration.swop_files import swci_ok, swop_profile, wait_listening
+from tests.integration.swop_files import processes_using, swci_ok, swop_profile, wait_listening
 
 TR = "defaulttaskbb.taskdb.sml.hpe"
 TASK = "swarm_tiny_task"
@@ -263,6 +266,40 @@ def test_pull_image_succeeds_with_a_note_and_a_remote_build_fails_with_a_reason(
     executor, job = _job(remote, tmp_path, swarm_ca)
     [result] = executor.execute(job, Notes())
     assert not result.ok and "REMOTE" in result.description
+
+
+@pytest.mark.timeout(120)
+def test_stopping_a_build_task_stops_its_running_pip_install_and_reports_the_task_cancelled(
+    tmp_path: Path, swarm_ca: CertFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a package index that accepts connections and never answers: without a stop, pip would wait minutes on it
+    silent_index = socket.create_server(("127.0.0.1", 0))
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{silent_index.getsockname()[1]}/simple/")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.setenv("SWOP_PIP_INSTALL", "1")
+    build = BUILD_TASK.replace("numpy \\", "swarm-test-never-published==0.0.1 \\")
+    executor, job = _job(build, tmp_path, swarm_ca)
+    pip_running = processes_using(tmp_path / "state" / "envs")
+
+    class StopOncePipRuns(Notes):
+        def progress(self, worker: str | None, note: str) -> None:
+            super().progress(worker, note)
+            if note.startswith("pip install"):
+                threading.Thread(target=self._stop_when_pip_runs, daemon=True).start()
+
+        def _stop_when_pip_runs(self) -> None:
+            deadline = time.monotonic() + 60
+            while not pip_running() and time.monotonic() < deadline:
+                time.sleep(0.1)  # polling /proc for the pip process, bounded
+            job.stop.set()
+
+    try:
+        [result] = executor.execute(job, StopOncePipRuns())
+    finally:
+        silent_index.close()
+    assert not result.ok and CANCELLED in result.description, result.description
+    assert pip_running() == []
 
 
 def test_pip_lines_of_build_steps_name_their_requirements_and_installed_ones_are_not_missing() -> None:

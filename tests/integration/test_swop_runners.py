@@ -284,7 +284,7 @@ def test_two_task_runners_train_two_different_models_at_the_same_time_each_to_co
     envs = "MAX_EPOCHS: 2, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 4"
     (network.root / "run_a.yaml").write_text(run_task("swarm_linear_task", "tiny_torch.py", envs))
     (network.root / "run_b.yaml").write_text(
-        run_task("swarm_three_class_task", "tiny_torch_three_class.py", f"{envs}, TRAINING_CONTRACT: {CONTRACT2}")
+        run_task("swarm_three_class_task", "tiny_torch.py", f"{envs}, CLASSES: 3, TRAINING_CONTRACT: {CONTRACT2}")
     )
     with network.swci() as swci:
         # the second task runner and training contract exist before the SWOP that listens on it starts

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,55 +69,76 @@ class DroppingProxy:
         self._listener.close()
 
 
+@dataclass(frozen=True)
+class PeerWeights:
+    """A peer's file server on loopback, serving one 1 MiB weights file."""
+
+    port: int
+    name: str
+    digest: str
+
+
 @pytest.fixture
-def peer_files(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[tuple[int, Path]]:
+def peer(tmp_path: Path, swarm_ca: CertFactory) -> Iterator[PeerWeights]:
     folder = tmp_path / "peer-fs"
     folder.mkdir()
+    payload = bytes(range(256)) * 4096
+    (folder / "merged-t-r2.safetensors").write_bytes(payload)
     server = BackgroundServer(uvicorn_config(create_file_app(folder), swarm_ca.identity("sl-2"), "127.0.0.1", 0))
     server.start()
     try:
-        yield server.port, folder
+        yield PeerWeights(server.port, "merged-t-r2.safetensors", hashlib.sha256(payload).hexdigest())
     finally:
         server.stop()
 
 
-def _weights(folder: Path) -> tuple[str, str]:
-    payload = bytes(range(256)) * 4096  # 1 MiB
-    (folder / "merged-t-r2.safetensors").write_bytes(payload)
-    return "merged-t-r2.safetensors", hashlib.sha256(payload).hexdigest()
+@pytest.fixture
+def fetcher_of(swarm_ca: CertFactory) -> Iterator[Callable[..., WeightsFetcher]]:
+    """Makes ``sl-1``'s fetchers (quick back-off); closes them at the end."""
+    made: list[WeightsFetcher] = []
+
+    def make(**kwargs: Any) -> WeightsFetcher:
+        made.append(WeightsFetcher(swarm_ca.identity("sl-1"), backoff_s=0.01, **kwargs))
+        return made[-1]
+
+    yield make
+    for fetcher in made:
+        fetcher.close()
+
+
+@pytest.fixture
+def proxy_to(peer: PeerWeights) -> Iterator[Callable[[int], DroppingProxy]]:
+    made: list[DroppingProxy] = []
+
+    def make(drops: int) -> DroppingProxy:
+        made.append(DroppingProxy(peer.port, drops))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()
 
 
 def test_a_download_survives_a_connection_the_peer_drops_without_answering(
-    peer_files: tuple[int, Path], swarm_ca: CertFactory, tmp_path: Path
-) -> None:
-    port, folder = peer_files
-    name, digest = _weights(folder)
-    proxy = DroppingProxy(port, drops=2)
-    fetcher = WeightsFetcher(swarm_ca.identity("sl-1"), backoff_s=0.01)
-    try:
-        got = fetcher.fetch(f"https://127.0.0.1:{proxy.port}/weights/{name}", tmp_path / "in" / name, digest)
-    finally:
-        fetcher.close()
-        proxy.close()
-    assert got == digest
+    peer: PeerWeights, proxy_to: Callable[[int], DroppingProxy], fetcher_of: Callable[..., WeightsFetcher],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    proxy = proxy_to(2)
+    dest = tmp_path / "in" / peer.name
+    got = fetcher_of().fetch(f"https://127.0.0.1:{proxy.port}/weights/{peer.name}", dest, peer.digest)
+    assert got == peer.digest
     assert proxy.dropped == 2
-    assert hashlib.sha256((tmp_path / "in" / name).read_bytes()).hexdigest() == digest
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == peer.digest
 
 
 def test_a_peer_that_keeps_dropping_connections_is_named_after_a_bounded_number_of_attempts(
-    peer_files: tuple[int, Path], swarm_ca: CertFactory, tmp_path: Path
-) -> None:
-    port, folder = peer_files
-    name, digest = _weights(folder)
-    proxy = DroppingProxy(port, drops=100)
-    fetcher = WeightsFetcher(swarm_ca.identity("sl-1"), attempts=3, backoff_s=0.01)
-    uri = f"https://127.0.0.1:{proxy.port}/weights/{name}"
-    try:
-        with pytest.raises(NetworkError) as failure:
-            fetcher.fetch(uri, tmp_path / "in" / name, digest)
-    finally:
-        fetcher.close()
-        proxy.close()
+    peer: PeerWeights, proxy_to: Callable[[int], DroppingProxy], fetcher_of: Callable[..., WeightsFetcher],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    proxy = proxy_to(100)
+    uri = f"https://127.0.0.1:{proxy.port}/weights/{peer.name}"
+    with pytest.raises(NetworkError) as failure:
+        fetcher_of(attempts=3).fetch(uri, tmp_path / "in" / peer.name, peer.digest)
     assert proxy.dropped == 3
     assert uri in str(failure.value) and "3 attempts" in str(failure.value)
     assert "peer SL is running" in str(failure.value)
@@ -123,14 +146,8 @@ def test_a_peer_that_keeps_dropping_connections_is_named_after_a_bounded_number_
 
 
 def test_a_file_that_does_not_match_the_digest_on_chain_is_refused_at_once(
-    peer_files: tuple[int, Path], swarm_ca: CertFactory, tmp_path: Path
+    peer: PeerWeights, fetcher_of: Callable[..., WeightsFetcher], tmp_path: Path
 ) -> None:
-    port, folder = peer_files
-    name, _ = _weights(folder)
-    fetcher = WeightsFetcher(swarm_ca.identity("sl-1"), backoff_s=0.01)
-    try:
-        with pytest.raises(WeightsError, match="the chain records"):
-            fetcher.fetch(f"https://127.0.0.1:{port}/weights/{name}", tmp_path / "in" / name, "0" * 64)
-    finally:
-        fetcher.close()
+    with pytest.raises(WeightsError, match="the chain records"):
+        fetcher_of().fetch(f"https://127.0.0.1:{peer.port}/weights/{peer.name}", tmp_path / "in" / peer.name, "0" * 64)
     assert list((tmp_path / "in").iterdir()) == []
