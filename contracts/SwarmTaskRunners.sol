@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {checkLength, decimal, revertWith} from "./RevertText.sol";
+
 /// The part of SwarmTasks a task runner uses.
 interface ITaskStore {
     function hold(string calldata task, string calldata runner) external returns (bytes32 slot,
@@ -239,7 +241,7 @@ contract SwarmTaskRunners {
         Runner storage r = _runner(runner);
         bytes32 key = keccak256(bytes(peer));
         uint32 slot = r.listenerOf[key].slot;
-        if (slot == 0) _fail("peer ", peer, " does not listen on task runner ", runner, "");
+        if (slot == 0) revertWith("peer ", peer, " does not listen on task runner ", runner, "");
         uint256 last = r.listeners.length - 1;
         if (slot - 1 != last) {
             string memory moved = r.listeners[last];
@@ -267,7 +269,7 @@ contract SwarmTaskRunners {
         for (uint256 i = 0; i < r.listeners.length; i++) {
             needed += run.runSwarm ? r.listenerOf[keccak256(bytes(r.listeners[i]))].nodes : 1;
         }
-        if (needed == 0) _fail("no SWOP listens on task runner ", runner, "", "", "");
+        if (needed == 0) revertWith("no SWOP listens on task runner ", runner, "", "", "");
         run.peersNeeded = uint32(needed);
         emit TaskAssigned(runner, r.run, task, AssignMode.ALL_PEERS, uint32(needed), "", msg.sender);
         _settle(runner, run);
@@ -284,11 +286,11 @@ contract SwarmTaskRunners {
             run = _start(runner, task, AssignMode.TARGET, 0);
         } else {
             if (keccak256(bytes(run.task)) != keccak256(bytes(task))) {
-                _fail(string.concat("task runner ", runner), " runs task ", run.task, ": reset it before assigning ",
-                      task);
+                revertWith(string.concat("task runner ", runner), " runs task ", run.task,
+                    ": reset it before assigning ", task);
             }
             if (run.state == RunnerState.COMPLETE) {
-                _fail("task runner ", runner, " has completed its task: reset it first", "", "");
+                revertWith("task runner ", runner, " has completed its task: reset it first", "", "");
             }
         }
         if (run.failed > 0) {
@@ -316,7 +318,7 @@ contract SwarmTaskRunners {
         _checkField("peer", peer);
         Run storage run = _currentRun(runner, runNumber);
         if (run.state != RunnerState.ASSIGNED && run.state != RunnerState.RUNNING) {
-            _fail("task runner ", runner, " is ", _stateName(run.state), ": peers cannot enroll");
+            revertWith("task runner ", runner, " is ", _stateName(run.state), ": peers cannot enroll");
         }
         uint32 units = _checkWorkers(run.runSwarm, workers);
         Peer storage p = run.peerOf[keccak256(bytes(peer))];
@@ -333,12 +335,12 @@ contract SwarmTaskRunners {
             p.contribution = run.mode == AssignMode.TARGET ? units : 0;
             run.peersNeeded += p.contribution;
         } else {
-            if (p.enrolled) _fail("peer ", peer, " is already enrolled in task runner ", runner, "");
+            if (p.enrolled) revertWith("peer ", peer, " is already enrolled in task runner ", runner, "");
             if (run.mode == AssignMode.TARGET) {
-                _fail("task runner ", runner, " runs its task on targeted peers only", "", "");
+                revertWith("task runner ", runner, " runs its task on targeted peers only", "", "");
             }
             if (run.seats >= run.peersNeeded) {
-                _fail("task runner ", runner, " has the ", _str(run.peersNeeded), " peers it needs");
+                revertWith("task runner ", runner, " has the ", decimal(run.peersNeeded), " peers it needs");
             }
             run.seats += units;
         }
@@ -408,7 +410,7 @@ contract SwarmTaskRunners {
         external {
         Run storage run = _currentRun(runner, runNumber);
         if (!_lost(runners[keccak256(bytes(runner))], run, peer)) {
-            _fail("peer ", peer, " is not lost (it beats, or has no unfinished workers)", "", "");
+            revertWith("peer ", peer, " is not lost (it beats, or has no unfinished workers)", "", "");
         }
         _checkReason(reason);
         Peer storage p = run.peerOf[keccak256(bytes(peer))];
@@ -513,10 +515,10 @@ contract SwarmTaskRunners {
     function _createRunner(string memory runner) private {
         require(bytes(runner).length > 0, "task runner name must not be empty");
         if (bytes(runner).length > MAX_FIELD_BYTES) {
-            _fail("task runner name is too long: at most ", _str(MAX_FIELD_BYTES), " bytes", "", "");
+            revertWith("task runner name is too long: at most ", decimal(MAX_FIELD_BYTES), " bytes", "", "");
         }
         Runner storage r = runners[keccak256(bytes(runner))];
-        if (r.exists) _fail("task runner ", runner, " exists", "", "");
+        if (r.exists) revertWith("task runner ", runner, " exists", "", "");
         r.exists = true;
         r.run = 1;
         r.creator = msg.sender;
@@ -527,7 +529,7 @@ contract SwarmTaskRunners {
 
     function _runner(string calldata runner) private view returns (Runner storage r) {
         r = runners[keccak256(bytes(runner))];
-        if (!r.exists) _fail("no such task runner: ", runner, "", "", "");
+        if (!r.exists) revertWith("no such task runner: ", runner, "", "", "");
     }
 
     function _run(Runner storage r, string calldata runner) private view returns (Run storage) {
@@ -537,8 +539,8 @@ contract SwarmTaskRunners {
     function _currentRun(string calldata runner, uint32 runNumber) private view returns (Run storage) {
         Runner storage r = _runner(runner);
         if (runNumber != r.run) {
-            _fail(string.concat("run ", _str(runNumber)), " of task runner ", runner,
-                  " is over: the task runner was reset since; its current run is ", _str(r.run));
+            revertWith(string.concat("run ", decimal(runNumber)), " of task runner ", runner,
+                " is over: the task runner was reset since; its current run is ", decimal(r.run));
         }
         return _run(r, runner);
     }
@@ -549,8 +551,8 @@ contract SwarmTaskRunners {
         Runner storage r = _runner(runner);
         run = _run(r, runner);
         if (run.state != RunnerState.IDLE) {
-            _fail(string.concat("task runner ", runner), " is busy with task ", run.task,
-                  string.concat(" (", _stateName(run.state), ")"), ": reset it first");
+            revertWith(string.concat("task runner ", runner), " is busy with task ", run.task,
+                string.concat(" (", _stateName(run.state), ")"), ": reset it first");
         }
         (bytes32 slot, string memory taskType) = tasks.hold(task, runner);
         run.task = task;
@@ -577,7 +579,7 @@ contract SwarmTaskRunners {
             return 1;
         }
         require(workers.length > 0, "a RUN_SWARM peer must name the SL/ML pairs it starts");
-        if (workers.length > MAX_WORKERS) _fail("a peer has at most ", _str(MAX_WORKERS), " workers", "", "");
+        if (workers.length > MAX_WORKERS) revertWith("a peer has at most ", decimal(MAX_WORKERS), " workers", "", "");
         return uint32(workers.length);
     }
 
@@ -585,7 +587,7 @@ contract SwarmTaskRunners {
         require(bytes(uid).length > 0, "worker uid must not be empty");
         _checkField("worker uid", uid);
         bytes32 slotKey = keccak256(abi.encode(p.enrollment, keccak256(bytes(uid))));
-        if (p.workerSlot[slotKey] != 0) _fail("worker ", uid, " is named twice", "", "");
+        if (p.workerSlot[slotKey] != 0) revertWith("worker ", uid, " is named twice", "", "");
         list.push();
         Worker storage w = list[list.length - 1];
         w.uid = uid;
@@ -596,13 +598,13 @@ contract SwarmTaskRunners {
     function _activeWorker(Run storage run, string calldata peer, string calldata worker)
         private view returns (Worker storage w) {
         Peer storage p = run.peerOf[keccak256(bytes(peer))];
-        if (!p.enrolled || p.awaitingTarget) _fail("peer ", peer, " is not enrolled", "", "");
+        if (!p.enrolled || p.awaitingTarget) revertWith("peer ", peer, " is not enrolled", "", "");
         uint32 slot = p.workerSlot[keccak256(abi.encode(p.enrollment, keccak256(bytes(worker))))];
-        if (slot == 0) _fail("peer ", peer, " has no worker ", worker, "");
+        if (slot == 0) revertWith("peer ", peer, " has no worker ", worker, "");
         w = p.workersOf[p.enrollment][slot - 1];
         if (w.status == WorkerStatus.COMPLETE || w.status == WorkerStatus.FAILED) {
-            _fail(string.concat("worker ", worker), " of peer ", peer, " already reported ",
-                  w.status == WorkerStatus.COMPLETE ? "COMPLETE" : "FAILED");
+            revertWith(string.concat("worker ", worker), " of peer ", peer, " already reported ",
+                w.status == WorkerStatus.COMPLETE ? "COMPLETE" : "FAILED");
         }
     }
 
@@ -674,35 +676,10 @@ contract SwarmTaskRunners {
     }
 
     function _checkField(string memory what, string calldata value) private pure {
-        if (bytes(value).length > MAX_FIELD_BYTES) {
-            _fail(what, " is too long: ", _str(bytes(value).length), " bytes, at most ", _str(MAX_FIELD_BYTES));
-        }
+        checkLength(what, value, MAX_FIELD_BYTES);
     }
 
     function _checkText(string memory what, string calldata value) private pure {
-        if (bytes(value).length > MAX_TEXT_BYTES) {
-            _fail(what, " is too long: ", _str(bytes(value).length), " bytes, at most ", _str(MAX_TEXT_BYTES));
-        }
-    }
-
-    function _fail(string memory a, string memory b, string memory c, string memory d, string memory e)
-        private pure {
-        revert(string.concat(a, b, c, d, e));
-    }
-
-    function _str(uint256 value) private pure returns (string memory) {
-        if (value == 0) {
-            return "0";
-        }
-        uint256 digits;
-        for (uint256 v = value; v != 0; v /= 10) {
-            digits++;
-        }
-        bytes memory out = new bytes(digits);
-        for (; value != 0; value /= 10) {
-            digits--;
-            out[digits] = bytes1(uint8(48 + (value % 10)));
-        }
-        return string(out);
+        checkLength(what, value, MAX_TEXT_BYTES);
     }
 }

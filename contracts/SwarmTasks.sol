@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {checkLength, decimal, revertWith} from "./RevertText.sol";
+
 /// @title The swarm's task definitions: what SWCI registers and SWOPs execute.
 /// @notice A task is a named, typed header (author, prerequisite task, outcome) plus a body, the task's YAML text,
 ///         written in ordered chunks of at most MAX_CHUNK_BYTES, one transaction each, then finalized: frozen, with
@@ -102,11 +104,11 @@ contract SwarmTasks {
         _checkField("prereq", prereq);
         _checkField("outcome", outcome);
         if (!_isTaskType(taskType)) {
-            _fail("unknown task type ", taskType,
-                  ": expected MAKE_USER_CONTAINER, PULL_IMAGE, MAKE_SWARM_USER_CONTENT or RUN_SWARM", "", "");
+            revertWith("unknown task type ", taskType,
+                ": expected MAKE_USER_CONTAINER, PULL_IMAGE, MAKE_SWARM_USER_CONTENT or RUN_SWARM", "", "");
         }
         bytes32 key = keccak256(bytes(task));
-        if (taskExists[key]) _fail("task ", task, " exists", "", "");
+        if (taskExists[key]) revertWith("task ", task, " exists", "", "");
         Task storage t = _newTask(key, task);
         t.taskType = taskType;
         t.author = author;
@@ -118,21 +120,24 @@ contract SwarmTasks {
     /// Write body chunk `index`: the next one (index == chunk count) appends, an earlier one is replaced.
     function appendTaskBody(string calldata task, uint32 index, bytes calldata chunk) external {
         Task storage t = _task(task);
-        if (t.finalized) _fail("task ", task, " is finalized: its body cannot change", "", "");
+        if (t.finalized) revertWith("task ", task, " is finalized: its body cannot change", "", "");
         require(chunk.length > 0, "body chunk must not be empty");
         if (chunk.length > MAX_CHUNK_BYTES) {
-            _fail("body chunk is too long: ", _str(chunk.length), " bytes, at most ", _str(MAX_CHUNK_BYTES), "");
+            revertWith("body chunk is too long: ", decimal(chunk.length), " bytes, at most ", decimal(MAX_CHUNK_BYTES),
+                "");
         }
         uint256 count = t.chunks.length;
-        if (index > count) _fail("body chunk ", _str(index), " is beyond the end: the next is ", _str(count), "");
+        if (index > count) {
+            revertWith("body chunk ", decimal(index), " is beyond the end: the next is ", decimal(count), "");
+        }
         uint256 length = uint256(t.bodyLength) + chunk.length;
         if (index < count) {
             length -= t.chunks[index].length;
         } else {
-            if (count >= MAX_CHUNKS) _fail("a task body has at most ", _str(MAX_CHUNKS), " chunks", "", "");
+            if (count >= MAX_CHUNKS) revertWith("a task body has at most ", decimal(MAX_CHUNKS), " chunks", "", "");
         }
         if (length > MAX_BODY_BYTES) {
-            _fail("task body would be ", _str(length), " bytes, at most ", _str(MAX_BODY_BYTES), "");
+            revertWith("task body would be ", decimal(length), " bytes, at most ", decimal(MAX_BODY_BYTES), "");
         }
         if (index < count) {
             t.chunks[index] = chunk;
@@ -145,7 +150,7 @@ contract SwarmTasks {
 
     function finalizeTask(string calldata task) external {
         Task storage t = _task(task);
-        if (t.finalized) _fail("task ", task, " is already finalized", "", "");
+        if (t.finalized) revertWith("task ", task, " is already finalized", "", "");
         bytes memory body = new bytes(t.bodyLength);
         uint256 offset = 0;
         uint256 count = t.chunks.length;
@@ -168,7 +173,7 @@ contract SwarmTasks {
         require(key != keccak256(bytes(ROOT_TASK)), "ROOTTASK cannot be deleted");
         Task storage t = _task(task);
         if (t.useCount != 0) {
-            _fail("task ", task, " is assigned to task runner ", t.heldBy, ": reset the task runner first");
+            revertWith("task ", task, " is assigned to task runner ", t.heldBy, ": reset the task runner first");
         }
         taskExists[key] = false;
         taskGeneration[key] += 1;
@@ -218,7 +223,7 @@ contract SwarmTasks {
 
     function getTaskBodyChunk(string calldata task, uint32 index) external view returns (bytes memory) {
         Task storage t = _task(task);
-        if (index >= t.chunks.length) _fail("task ", task, " has no body chunk ", _str(index), "");
+        if (index >= t.chunks.length) revertWith("task ", task, " has no body chunk ", decimal(index), "");
         return t.chunks[index];
     }
 
@@ -233,7 +238,7 @@ contract SwarmTasks {
         bytes32 key = keccak256(bytes(task));
         require(key != keccak256(bytes(ROOT_TASK)), "ROOTTASK cannot be assigned");
         Task storage t = _task(task);
-        if (!t.finalized) _fail("task ", task, " is not finalized: finalize it before assigning it", "", "");
+        if (!t.finalized) revertWith("task ", task, " is not finalized: finalize it before assigning it", "", "");
         t.useCount += 1;
         t.heldBy = runner;
         emit TaskHeld(task, runner, t.useCount);
@@ -269,7 +274,7 @@ contract SwarmTasks {
 
     function _task(string calldata task) private view returns (Task storage) {
         bytes32 key = keccak256(bytes(task));
-        if (!taskExists[key]) _fail("no such task: ", task, "", "", "");
+        if (!taskExists[key]) revertWith("no such task: ", task, "", "", "");
         return _taskAt(key);
     }
 
@@ -280,29 +285,6 @@ contract SwarmTasks {
     }
 
     function _checkField(string memory what, string calldata value) private pure {
-        if (bytes(value).length > MAX_FIELD_BYTES) {
-            _fail(what, " is too long: ", _str(bytes(value).length), " bytes, at most ", _str(MAX_FIELD_BYTES));
-        }
-    }
-
-    function _fail(string memory a, string memory b, string memory c, string memory d, string memory e)
-        private pure {
-        revert(string.concat(a, b, c, d, e));
-    }
-
-    function _str(uint256 value) private pure returns (string memory) {
-        if (value == 0) {
-            return "0";
-        }
-        uint256 digits;
-        for (uint256 v = value; v != 0; v /= 10) {
-            digits++;
-        }
-        bytes memory out = new bytes(digits);
-        for (; value != 0; value /= 10) {
-            digits--;
-            out[digits] = bytes1(uint8(48 + (value % 10)));
-        }
-        return string(out);
+        checkLength(what, value, MAX_FIELD_BYTES);
     }
 }

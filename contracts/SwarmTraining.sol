@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {decimal} from "./RevertText.sol";
+
 /// @title Coordination state of swarm trainings.
 /// @notice SN operators register node accounts; registered nodes join named trainings and run numbered sync
 ///         rounds: check in, close (quorum), publish the merged model, start the next round.
@@ -206,8 +208,8 @@ contract SwarmTraining {
         if (t.minPeers == 0) {
             t.minPeers = minPeers;
         } else {
-            require(t.minPeers == minPeers, string.concat("minPeers mismatch: training uses ", _str(t.minPeers),
-                                                          ", this node asked for ", _str(minPeers)));
+            require(t.minPeers == minPeers, string.concat("minPeers mismatch: training uses ", decimal(t.minPeers),
+                                                          ", this node asked for ", decimal(minPeers)));
         }
         Member storage m = t.memberOf[msg.sender];
         if (!m.joined) {
@@ -229,9 +231,9 @@ contract SwarmTraining {
         Member storage m = _member(t);
         require(!t.over, "training is over");
         Round storage r = _currentRound(t, round);
-        require(!r.closed, string.concat("round ", _str(round), " is closed"));
+        require(!r.closed, string.concat("round ", decimal(round), " is closed"));
         CheckIn storage c = r.checkIns[msg.sender];
-        require(!c.exists, string.concat("already checked in to round ", _str(round)));
+        require(!c.exists, string.concat("already checked in to round ", decimal(round)));
         c.exists = true;
         c.uri = uri;
         c.weightage = weightage;
@@ -251,10 +253,10 @@ contract SwarmTraining {
     function closeRound(string calldata name, uint32 round) external onlyNode {
         Training storage t = _state(_existing(name));
         Round storage r = _currentRound(t, round);
-        require(!r.closed, string.concat("round ", _str(round), " is closed"));
+        require(!r.closed, string.concat("round ", decimal(round), " is closed"));
         require(r.leader == msg.sender, "only the round's leader may do this");
         require(r.participants.length >= t.minPeers, string.concat("quorum not reached: ",
-                _str(r.participants.length), " of ", _str(t.minPeers)));
+                decimal(r.participants.length), " of ", decimal(t.minPeers)));
         r.closed = true;
         r.closedAt = uint64(block.timestamp);
         emit RoundClosed(name, round, uint32(r.participants.length));
@@ -265,7 +267,7 @@ contract SwarmTraining {
         Training storage t = _state(_existing(name));
         Round storage r = _currentRound(t, round);
         require(r.leader == msg.sender, "only the round's leader may do this");
-        require(r.closed, string.concat("round ", _str(round), " is not closed yet"));
+        require(r.closed, string.concat("round ", decimal(round), " is not closed yet"));
         for (uint256 i = 0; i < excluded.length; i++) {
             require(r.checkIns[excluded[i]].exists, "excluded peer did not check in to this round");
         }
@@ -299,8 +301,8 @@ contract SwarmTraining {
         require(r.leader != msg.sender, "already the leader");
         if (r.leader != address(0)) {
             uint64 since = r.closed ? r.closedAt : r.quorumAt;
-            require(since != 0, string.concat("quorum not reached: ", _str(r.participants.length), " of ",
-                                              _str(t.minPeers)));
+            require(since != 0, string.concat("quorum not reached: ", decimal(r.participants.length), " of ",
+                                              decimal(t.minPeers)));
             require(block.timestamp >= uint256(since) + m.leaderTimeout, "the leader has not timed out yet");
         }
         r.leader = msg.sender;
@@ -402,7 +404,7 @@ contract SwarmTraining {
 
     function _currentRound(Training storage t, uint32 round) private view returns (Round storage) {
         uint32 current = t.mergedRounds + 1;
-        require(round == current, string.concat("wrong round: current is ", _str(current)));
+        require(round == current, string.concat("wrong round: current is ", decimal(current)));
         return t.rounds[round];
     }
 
@@ -413,21 +415,5 @@ contract SwarmTraining {
             }
         }
         return false;
-    }
-
-    function _str(uint256 value) private pure returns (string memory) {
-        if (value == 0) {
-            return "0";
-        }
-        uint256 digits;
-        for (uint256 v = value; v != 0; v /= 10) {
-            digits++;
-        }
-        bytes memory out = new bytes(digits);
-        for (; value != 0; value /= 10) {
-            digits--;
-            out[digits] = bytes1(uint8(48 + (value % 10)));
-        }
-        return string(out);
     }
 }

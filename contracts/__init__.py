@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 CONTRACTS_DIR = Path(__file__).resolve().parent
 ARTIFACT_DIR = CONTRACTS_DIR / "build"
 CONTRACT_NAME = "SwarmTraining"
+_LOCAL_IMPORT = re.compile(r'^import\s[^;]*?"\./([A-Za-z0-9_]+\.sol)"\s*;', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -39,4 +42,25 @@ def load_artifact(name: str = CONTRACT_NAME) -> ContractArtifact:
     )
 
 
-__all__ = ["ARTIFACT_DIR", "CONTRACTS_DIR", "CONTRACT_NAME", "ContractArtifact", "load_artifact"]
+def source_files(name: str = CONTRACT_NAME) -> list[Path]:
+    """``contracts/<name>.sol`` and the files of this folder it imports (``import ... "./X.sol"``, transitively)."""
+    found: list[Path] = []
+    todo = [CONTRACTS_DIR / f"{name}.sol"]
+    while todo:
+        path = todo.pop(0)
+        if path in found:
+            continue
+        found.append(path)
+        todo.extend(CONTRACTS_DIR / imported for imported in _LOCAL_IMPORT.findall(path.read_text()))
+    return found
+
+
+def source_sha256(name: str = CONTRACT_NAME) -> str:
+    """One digest of a contract's sources: the name and text of each of its ``source_files``, in that order."""
+    digest = hashlib.sha256()
+    for path in source_files(name):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+__all__ = ["ARTIFACT_DIR", "CONTRACTS_DIR", "CONTRACT_NAME", "ContractArtifact", "load_artifact", "source_files", "source_sha256"]

@@ -15,7 +15,6 @@ Only this module needs node/npm; loading the artifact at run time (``contracts.l
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts import ARTIFACT_DIR, CONTRACT_NAME, CONTRACTS_DIR
+from contracts import ARTIFACT_DIR, CONTRACT_NAME, CONTRACTS_DIR, source_files, source_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +111,11 @@ def ensure_solcjs(folder: Path = SOLCJS_DIR) -> Path:
     return wrapper
 
 
-def standard_input(source_text: str, source_name: str = SOURCE.name) -> dict[str, Any]:
+def standard_input(sources: dict[str, str]) -> dict[str, Any]:
+    """solc's standard JSON input for ``sources`` (file name: text; imports are ``./<file name>``)."""
     return {
         "language": "Solidity",
-        "sources": {source_name: {"content": source_text}},
+        "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "evmVersion": EVM_VERSION,
@@ -132,9 +132,9 @@ def build_artifact(source: Path = SOURCE) -> dict[str, Any]:
 
     wrapper = ensure_solcjs()
     name = source.stem
-    source_text = source.read_text()
+    sources = {path.name: path.read_text() for path in source_files(name)}
     try:
-        output = solcx.compile_standard(standard_input(source_text, source.name), solc_binary=wrapper)
+        output = solcx.compile_standard(standard_input(sources), solc_binary=wrapper)
         version = solcx.wrapper.get_version_str_from_solc_binary(wrapper)
     except SolcError as exc:
         raise CompileError(str(exc)) from exc
@@ -147,7 +147,7 @@ def build_artifact(source: Path = SOURCE) -> dict[str, Any]:
             "evmVersion": EVM_VERSION,
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         },
-        "sourceSha256": hashlib.sha256(source_text.encode()).hexdigest(),
+        "sourceSha256": source_sha256(name),
         "abi": compiled["abi"],
         "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
         "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import pytest
 
-from contracts import CONTRACTS_DIR, load_artifact
+from contracts import load_artifact, source_files, source_sha256
 from contracts import compile as compiler
 
 
 def test_the_committed_artifact_loads_and_matches_the_source() -> None:
     artifact = load_artifact()
-    source = (CONTRACTS_DIR / "SwarmTraining.sol").read_bytes()
-    assert artifact.source_sha256 == hashlib.sha256(source).hexdigest(), (
-        "contracts/SwarmTraining.sol changed: run `python -m contracts.compile`"
+    assert artifact.source_sha256 == source_sha256("SwarmTraining"), (
+        "contracts/SwarmTraining.sol (or a file it imports) changed: run `python -m contracts.compile`"
     )
     assert artifact.bytecode.startswith("0x60") and len(artifact.abi) > 20
     assert artifact.compiler_version.startswith(compiler.SOLC_JS_VERSION)
@@ -36,9 +34,8 @@ EIP170_MAX_CODE_BYTES = 24_576
 @pytest.mark.parametrize("name", TASK_CONTRACTS)
 def test_the_task_contract_artifacts_load_match_their_sources_and_fit_the_code_size_limit(name: str) -> None:
     artifact = load_artifact(name)
-    source = compiler.source_path(name).read_bytes()
-    assert artifact.source_sha256 == hashlib.sha256(source).hexdigest(), (
-        f"contracts/{name}.sol changed: run `python -m contracts.compile`"
+    assert artifact.source_sha256 == source_sha256(name), (
+        f"contracts/{name}.sol (or a file it imports) changed: run `python -m contracts.compile`"
     )
     assert artifact.compiler_version.startswith(compiler.SOLC_JS_VERSION)
     assert artifact.bytecode.startswith("0x60") and len(artifact.abi) > 10
@@ -52,3 +49,8 @@ def test_recompiling_the_task_contracts_changes_nothing(name: str) -> None:
     assert fresh == compiler.artifact_path(name).read_text(), (
         f"contracts/build/{name}.json is stale: run `python -m contracts.compile`"
     )
+
+
+def test_the_contracts_share_their_revert_text_helpers_from_one_file() -> None:
+    for name in ("SwarmTraining", *TASK_CONTRACTS):
+        assert [p.name for p in source_files(name)] == [f"{name}.sol", "RevertText.sol"]
