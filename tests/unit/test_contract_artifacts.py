@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from contracts import load_artifact, source_files, source_sha256
 from contracts import compile as compiler
+from contracts import load_artifact, source_files, source_sha256
 
 
 def test_the_committed_artifact_loads_and_matches_the_source() -> None:
