@@ -1,8 +1,4 @@
-"""Shared fixtures: a throwaway swarm CA (session scoped) and a foreign CA whose certificates must be refused.
-
-Tests that need the session's Docker engine (``tests/integration/docker_engine.py``) run last; when any is selected,
-the engine and its images are prepared in the background from the start of the session.
-"""
+"""Shared fixtures: a throwaway swarm CA (session scoped) and a foreign CA whose certificates must be refused."""
 
 from __future__ import annotations
 
@@ -13,25 +9,6 @@ import pytest
 
 from certs.gen_cert import CertPaths, issue
 from swarm_learning.tls import TLSIdentity
-from tests.integration.docker_engine import EngineSupply, needs_docker
-
-ENGINE_SUPPLY = pytest.StashKey[EngineSupply]()
-
-
-@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that will run count
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    docker_tests = [item for item in items if needs_docker(item)]
-    if not docker_tests or config.option.collectonly:
-        return
-    items[:] = [item for item in items if not needs_docker(item)] + docker_tests
-    root = Path(config._tmp_path_factory.mktemp("docker-engine", numbered=True))  # type: ignore[attr-defined]
-    config.stash[ENGINE_SUPPLY] = EngineSupply(root).start()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    supply = session.config.stash.get(ENGINE_SUPPLY, None)
-    if supply is not None:
-        supply.close()
 
 
 class CertFactory:

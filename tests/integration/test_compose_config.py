@@ -257,6 +257,7 @@ def test_the_license_server_starts_with_the_issuer_key_and_licenses_of_license_d
 
 
 @pytest.mark.acceptance_containers
+@pytest.mark.docker
 def test_a_real_sn_container_without_host_ip_exits_at_once(
     site: dict[str, str], tmp_path: Path, swarm_images: Engine
 ) -> None:

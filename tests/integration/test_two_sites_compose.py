@@ -32,7 +32,7 @@ from swarm_learning.sn_client import SNClient
 from swarm_learning.tls import TLSIdentity
 from tests.integration.docker_engine import REPO, SWARM_UID, TAG, Engine, bridge_gateway, run
 
-pytestmark = [pytest.mark.acceptance_containers, pytest.mark.slow]
+pytestmark = [pytest.mark.acceptance_containers, pytest.mark.slow, pytest.mark.docker]
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 TRAIN_TIMEOUT = 900
