@@ -68,7 +68,6 @@ class WeightsFetcher:
         timeout: float = 300.0,
         attempts: int = 4,
         backoff_s: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
@@ -77,7 +76,6 @@ class WeightsFetcher:
             timeout=httpx.Timeout(timeout, connect=10.0),
             # idle connections are dropped well before the peer's server would close them (KEEP_ALIVE_S)
             limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S),
-            transport=transport,
         )
 
     def close(self) -> None:

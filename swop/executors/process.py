@@ -377,12 +377,7 @@ def _pip_install(python: Path, requirements: list[str], log_path: Path, stop: th
         deadline = time.monotonic() + PIP_TIMEOUT_S
         while pip.poll() is None:
             if stop.wait(0.5) or time.monotonic() > deadline:
-                os.killpg(pip.pid, signal.SIGTERM)
-                try:
-                    pip.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(pip.pid, signal.SIGKILL)
-                    pip.wait(10)
+                Proc("pip", pip, log_path).stop(timeout=10)  # its process group: SIGTERM, then SIGKILL
                 if stop.is_set():
                     raise ExecutorError(CANCELLED)
                 raise ExecutorError(f"pip install took longer than {PIP_TIMEOUT_S:.0f} s (log: {log_path})")

@@ -96,7 +96,8 @@ def wait_listening(
     nodes: int | None = None,
     timeout: float = 60,
 ) -> None:
-    """Wait until every SWOP of ``swops`` (uid: its process) listens on ``runner`` (with ``nodes`` nodes, if given).
+    """Wait until every SWOP of ``swops`` (uid: its process) listens on ``runner``; with ``nodes``, until exactly
+    those SWOPs listen, each with ``nodes`` nodes.
 
     Fails at once with the SWOP's output when one of them exits meanwhile.
     """
@@ -106,7 +107,11 @@ def wait_listening(
     try:
         while time.monotonic() < deadline:
             listening = {entry.peer: entry.nodes for entry in client.task_runner_listeners(runner)}
-            if all(uid in listening and nodes in (None, listening[uid]) for uid in swops):
+            if nodes is None:
+                ready = set(swops) <= set(listening)
+            else:
+                ready = listening == dict.fromkeys(swops, nodes)
+            if ready:
                 return
             for daemon in swops.values():
                 assert daemon.popen.poll() is None, output()
