@@ -16,6 +16,7 @@ contract SwarmTraining {
         uint32 port;
         uint64 lastSeen;
         bool registered;
+        uint64 registeredBlock; // the block of its latest registration: a node registers once per run
     }
 
     struct Member {
@@ -35,6 +36,7 @@ contract SwarmTraining {
         uint32 weightage;
         uint64 samples;
         bool isFinal;
+        uint64 atBlock;
     }
 
     struct Round {
@@ -147,6 +149,7 @@ contract SwarmTraining {
         n.port = port;
         n.lastSeen = uint64(block.timestamp);
         n.registered = true;
+        n.registeredBlock = uint64(block.number);
         if (!listed[account]) {
             listed[account] = true;
             nodeList.push(account);
@@ -231,19 +234,26 @@ contract SwarmTraining {
         Member storage m = _member(t);
         require(!t.over, "training is over");
         Round storage r = _currentRound(t, round);
-        require(!r.closed, string.concat("round ", decimal(round), " is closed"));
         CheckIn storage c = r.checkIns[msg.sender];
-        require(!c.exists, string.concat("already checked in to round ", decimal(round)));
+        bool again = c.exists;
+        // A participant that checks in again (a restarted node: same identity, new session) replaces its earlier
+        // contribution, also in a closed round, until the round is merged (the current round never is). The set of
+        // participants and the leader stay as they are.
+        require(again || !r.closed, string.concat("round ", decimal(round), " is closed"));
         c.exists = true;
         c.uri = uri;
         c.weightage = weightage;
         c.samples = samples;
         c.isFinal = isFinal;
+        c.atBlock = uint64(block.number);
+        emit CheckedIn(name, round, msg.sender, uri, isFinal);
+        if (again) {
+            return;
+        }
         r.participants.push(msg.sender);
         if (r.participants.length == t.minPeers) {
             r.quorumAt = uint64(block.timestamp);
         }
-        emit CheckedIn(name, round, msg.sender, uri, isFinal);
         if (r.leader == address(0) && m.eligible) {
             r.leader = msg.sender;
             emit LeaderChosen(name, round, msg.sender);
@@ -369,10 +379,14 @@ contract SwarmTraining {
         return _state(keccak256(bytes(name))).rounds[round].quorumAt;
     }
 
+    /// @dev `stale` is true when the check-in was made by an earlier run of the node: the node has registered again
+    ///         since (a restart), or its identity moved to another account. Its weights went with that run.
     function getCheckIn(string calldata name, uint32 round, address account) external view returns (bool exists,
-        string memory uri, uint32 weightage, uint64 samples, bool isFinal) {
+        string memory uri, uint32 weightage, uint64 samples, bool isFinal, bool stale) {
         CheckIn storage c = _state(keccak256(bytes(name))).rounds[round].checkIns[account];
-        return (c.exists, c.uri, c.weightage, c.samples, c.isFinal);
+        Node storage n = nodes[account];
+        stale = c.exists && (!n.registered || c.atBlock < n.registeredBlock);
+        return (c.exists, c.uri, c.weightage, c.samples, c.isFinal, stale);
     }
 
     // =====================================================================================================

@@ -28,6 +28,21 @@ class ContractArtifact:
     compiler_version: str = ""
     source_sha256: str = ""
 
+    def is_code_of(self, runtime_code: bytes) -> bool:
+        """Is ``runtime_code`` (read from a chain) this build of the contract? solc ends runtime code with a CBOR
+        block holding the hash of the contract's metadata (sources, settings): equal blocks mean the same build, even
+        where immutables were filled in at deployment."""
+        return bool(self.deployed_bytecode) and _metadata_block(runtime_code) == _metadata_block(
+            bytes.fromhex(self.deployed_bytecode.removeprefix("0x"))
+        )
+
+
+def _metadata_block(code: bytes) -> bytes:
+    if len(code) < 2:
+        return b""
+    length = int.from_bytes(code[-2:], "big")
+    return code[-(length + 2) :] if length + 2 <= len(code) else b""
+
 
 @cache
 def load_artifact(name: str = CONTRACT_NAME) -> ContractArtifact:

@@ -171,6 +171,7 @@ class RoundCoordinator:
         self.last_merged: Path | None = None
         self._interval: AdaptiveInterval | None = None
         self._local_layout: tuple = ()
+        self._published: set[str] = set()  # URIs of the local weights this session offered (older lives' differ)
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
         exchange_dir.mkdir(parents=True, exist_ok=True)
 
@@ -231,14 +232,19 @@ class RoundCoordinator:
                 return SyncOutcome(self._interval.current, True, self.rounds_taken)
             number = training.current_round
             rnd = self.sn.round(p.training, number)
-            if not self._is_participant(rnd):
-                if rnd.closed:
+            if not self._checked_in_by_this_session(rnd):
+                earlier = self._my_check_in(rnd)
+                if earlier is None and rnd.closed:
                     log.info("round %s closed before this node arrived; taking its merged model", number)
                     rnd = self._wait(number, lambda r: r.merged)
                     self._take_merged(rnd, evaluate)
                     if not close:
                         return SyncOutcome(self._interval.current, rnd.final, self.rounds_taken)
                     continue
+                if earlier is not None:
+                    # an earlier run of this node (killed, restarted) checked in and its weights went with it
+                    log.info("round %s holds a check-in of an earlier run of this node (%s); replacing it",
+                             number, earlier.uri)  # fmt: skip
                 if not self._check_in(number, local, weightage):
                     continue
             rnd = self._complete_round(number)
@@ -258,10 +264,19 @@ class RoundCoordinator:
         _link_or_copy(weights_file, self.exchange_dir / name)
         for old in sorted(self.exchange_dir.glob(f"local-{_safe(self.me)}-*.safetensors"))[:-3]:
             old.unlink(missing_ok=True)
-        return f"{self.public_base_url}/weights/{name}"
+        uri = f"{self.public_base_url}/weights/{name}"
+        self._published.add(uri)
+        return uri
 
     def _is_participant(self, rnd: api.RoundView) -> bool:
-        return any(p.identity == self.me for p in rnd.participants)
+        return self._my_check_in(rnd) is not None
+
+    def _my_check_in(self, rnd: api.RoundView) -> api.CheckInView | None:
+        return next((c for c in rnd.participants if c.identity == self.me), None)
+
+    def _checked_in_by_this_session(self, rnd: api.RoundView) -> bool:
+        mine = self._my_check_in(rnd)
+        return mine is not None and mine.uri in self._published
 
     def _check_in(self, number: int, uri: str, weightage: int) -> bool:
         self._license_check()  # no round without a valid lease
@@ -271,7 +286,7 @@ class RoundCoordinator:
             return True
         except ContractRevert as exc:
             rnd = self.sn.round(self._p.training, number)
-            if self._is_participant(rnd):
+            if self._checked_in_by_this_session(rnd):
                 return True  # our earlier attempt went through
             log.info("check-in for round %s refused (%s); trying again", number, exc.reason)
             return False
@@ -285,8 +300,9 @@ class RoundCoordinator:
             after = rnd.height
 
     def _missing_members(self, rnd: api.RoundView, status: api.TrainingStatus) -> set[str]:
-        """Live members of the training that have not checked in for this round."""
-        present = {c.identity for c in rnd.participants}
+        """Live members of the training that have not checked in for this round (a check-in left by an earlier,
+        since restarted run of a member does not count: its new run is expected to check in again)."""
+        present = {c.identity for c in rnd.participants if not c.stale}
         if len(present) >= status.member_count:
             return set()  # everybody is here: no need to read every member's liveness
         now = time.time()
@@ -312,7 +328,7 @@ class RoundCoordinator:
                 status = self.sn.training_status(self._p.training)
                 if len(rnd.participants) >= status.min_peers:
                     missing = self._missing_members(rnd, status)
-                    everyone_done = all(p.final for p in rnd.participants)
+                    everyone_done = all(p.final for p in rnd.participants if not p.stale)
                     if not missing:
                         self._lead(number)
                         continue
@@ -325,8 +341,14 @@ class RoundCoordinator:
                             self._lead(number)
                             continue
             elif rnd.leader == self.me and rnd.closed:
-                self._lead(number)  # resume after a restart of this node's round work
-                continue
+                # resume after a restart of this node's round work; restarted participants get the full-quorum wait
+                # to check in again (a closed round takes no newcomers, but its participants may replace their
+                # check-ins until it is merged)
+                restarted = {c.identity for c in rnd.participants if c.stale}
+                full_quorum_deadline = full_quorum_deadline or time.monotonic() + self.settings.full_quorum_wait_s
+                if not restarted or time.monotonic() >= full_quorum_deadline:
+                    self._lead(number)
+                    continue
             elif self._leader_overdue(rnd) and time.monotonic() >= next_takeover_attempt:
                 next_takeover_attempt = time.monotonic() + TAKEOVER_RETRY_SECONDS
                 try:
@@ -400,6 +422,11 @@ class RoundCoordinator:
         excluded: dict[str, str] = {}
 
         def load(checkin: api.CheckInView) -> dict:
+            if checkin.stale:
+                raise SwarmLearningError(
+                    f"its check-in was made by an earlier run of {checkin.identity}, which has restarted since and "
+                    "not checked in again: those weights went with that run"
+                )
             if checkin.identity == self.me:
                 return load_weights(self._local_path(checkin.uri))
             dest = self.exchange_dir / f"peer-{_safe(checkin.identity)}-r{rnd.number}.safetensors"

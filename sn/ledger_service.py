@@ -158,6 +158,12 @@ class LedgerService:
                 f"no Swarm contract at {address} on this chain: the chain data in {data_dir} is "
                 f"missing or belongs to another network; restore it or remove {deployment_file}"
             )
+        if not artifact.is_code_of(bytes(w3.eth.get_code(Web3.to_checksum_address(address)))):
+            raise ChainError(
+                f"the Swarm contract at {address} was deployed by another release of this software (its code is not "
+                f"this release's contracts/build/SwarmTraining.json): run the release that deployed it, or start a "
+                f"new swarm network (remove {deployment_file} and the chain data in {data_dir})"
+            )
         contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
         return cls(w3, contract, operator, identity_secret, chain=chain, owns_chain=owns_chain, fees=fees)
 
@@ -383,7 +389,7 @@ class LedgerService:
         )
         check_ins = []
         for account in participants:
-            _, peer_uri, weightage, samples, peer_final = self._view("getCheckIn", name, int(round), account)
+            _, peer_uri, weightage, samples, peer_final, stale = self._view("getCheckIn", name, int(round), account)
             check_ins.append(
                 CheckInInfo(
                     identity=self._identity_of(account),
@@ -392,6 +398,7 @@ class LedgerService:
                     weightage=int(weightage),
                     samples=int(samples),
                     final=bool(peer_final),
+                    stale=bool(stale),
                 )
             )
         return RoundInfo(

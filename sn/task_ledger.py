@@ -360,10 +360,12 @@ class TaskLedger:
         w3 = gateway.w3
         if len(w3.eth.get_code(Web3.to_checksum_address(tasks_address))) == 0:
             raise ChainError(f"no task contract at {tasks_address} on this chain")
+        _require_this_release(w3, tasks_address, tasks_artifact, TASKS_CONTRACT)
         tasks = _contract(w3, tasks_address, tasks_artifact)
         runners_address = str(gateway.call_on(tasks, "runners"))
         if int(runners_address, 16) == 0:
             raise ChainError(f"the task contract at {tasks_address} has no task runners attached")
+        _require_this_release(w3, runners_address, runners_artifact, RUNNERS_CONTRACT)
         return cls(gateway, tasks, _contract(w3, runners_address, runners_artifact))
 
     @classmethod
@@ -728,6 +730,15 @@ def _clip(text: str, limit: int = MAX_TEXT_BYTES) -> str:
 
 def _artifacts() -> tuple[ContractArtifact, ContractArtifact]:
     return load_artifact(TASKS_CONTRACT), load_artifact(RUNNERS_CONTRACT)
+
+
+def _require_this_release(w3: Web3, address: str, artifact: ContractArtifact, name: str) -> None:
+    if not artifact.is_code_of(bytes(w3.eth.get_code(Web3.to_checksum_address(address)))):
+        raise ChainError(
+            f"the {name} contract at {address} was deployed by another release of this software (its code is not "
+            f"this release's contracts/build/{name}.json): run the release that deployed it, or deploy the task "
+            "contracts again (a new SN data folder does)"
+        )
 
 
 def _contract(w3: Web3, address: str, artifact: ContractArtifact) -> Contract:

@@ -51,7 +51,9 @@ def round_(name: str, r: RoundInfo, height: int) -> api.RoundView:
         training=name,
         number=r.round,
         participants=[
-            api.CheckInView(identity=c.identity, uri=c.uri, weightage=c.weightage, samples=c.samples, final=c.final)
+            api.CheckInView(
+                identity=c.identity, uri=c.uri, weightage=c.weightage, samples=c.samples, final=c.final, stale=c.stale
+            )
             for c in r.check_ins
         ],
         leader=r.leader or "",

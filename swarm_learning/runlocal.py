@@ -231,19 +231,27 @@ class LocalSwarm:
         self._start_sn(self.sn_port, append_log=True)
 
     def start(self) -> None:
+        self.start_network()
+        self.start_nodes()
+        self.start_programs()
+
+    def start_network(self) -> None:
+        """Certificates, a license server and the sentinel SN on a new chain."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         names = ["sn-1", "swci-1", "license-1"] + [s.identity for s in self.sites]
         missing = [n for n in names if not (self.cert_dir / f"{n}-cert.pem").exists()]
         if missing:
             generate(self.cert_dir, missing)
-        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # every run starts a new swarm network: a chain left by an earlier run would hold a finished training
         shutil.rmtree(self.workdir / "sn-1" / "data", ignore_errors=True)
         for site in self.sites:
             shutil.rmtree(site.dir / "sl", ignore_errors=True)
         self._start_license_server()
         self.sn_port = self._start_sn(0)
-        sl_env = {**base_env, **self.o.extra_sl_env}
+
+    def start_nodes(self) -> None:
+        """One SL per site, each registered with the SN and serving."""
+        sl_env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.o.extra_sl_env}
         for site in self.sites:
             site.dir.mkdir(parents=True, exist_ok=True)
             pf = site.dir / "sl" / "fs-port"
@@ -281,6 +289,10 @@ class LocalSwarm:
         for site in self.sites:
             assert site.sl is not None
             _wait_for_file(site.dir / "sl" / "fs-port", site.sl, 120)
+
+    def start_programs(self) -> None:
+        """One ML program per site, each talking to its own SL."""
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         program = self.o.program.absolute()
         for site in self.sites:
             env = {
@@ -297,7 +309,11 @@ class LocalSwarm:
 
     # -- watch -------------------------------------------------------------------------------------------------
     def monitor_client(self) -> SNClient:
-        return SNClient("127.0.0.1", self.sn_port, self._tls_identity("swci-1"), retry_seconds=5)
+        return self.client_as("swci-1")
+
+    def client_as(self, component: str) -> SNClient:
+        """An SN API client that presents the certificate of ``component`` (``swci-1``, ``sl-2``, ...)."""
+        return SNClient("127.0.0.1", self.sn_port, self._tls_identity(component), retry_seconds=5)
 
     def wait(self, view: ProgressView) -> tuple[bool, int]:
         """Wait for every ML program; returns (all succeeded, rounds merged)."""

@@ -102,6 +102,7 @@ class CheckInView(_Model):
     weightage: int
     samples: int
     final: bool
+    stale: bool = False  # checked in by an earlier run of the node, which has registered again since
 
 
 class PublishMerge(_Model):

@@ -56,6 +56,7 @@ class CheckInInfo:
     weightage: int
     samples: int
     final: bool
+    stale: bool = False  # made by an earlier run of the node (it registered again since): its weights are gone
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+from swarm_learning import sn_api as api
 from swarm_learning.progress import ProgressView
 from swarm_learning.runlocal import LocalSwarm, RunLocalOptions
 from tests.conftest import CertFactory
@@ -159,5 +160,53 @@ def test_a_peer_that_dies_mid_training_is_dropped_and_the_others_finish(tmp_path
         assert not ok  # site-3 failed, and the run says so
         assert [s.exit_code for s in swarm.sites[:2]] == [0, 0], logs_of(tmp_path)
         assert swarm.site_digest(swarm.sites[0]) == swarm.site_digest(swarm.sites[1]) is not None
+    finally:
+        swarm.stop()
+
+
+def test_restarted_nodes_replace_the_check_ins_their_killed_runs_left_in_an_open_round(tmp_path: Path) -> None:
+    """Both sites' earlier runs checked in to round 1 and died before it merged (what a SWOP killed mid-run leaves):
+    their weights files went with them. The restarted runs (same identities) supersede those check-ins, and the
+    round merges their new weights instead of failing on files that are gone."""
+    swarm = _swarm(tmp_path, 2, {"MAX_EPOCHS": "2", "BATCHES_PER_EPOCH": "8", "SYNC_FREQUENCY": "4"})
+    training = "defaultbb.cqdb.sml.hpe"
+    try:
+        swarm.start_network()
+        for site in swarm.sites:  # the earlier runs, through the SN API with the sites' own certificates
+            client = swarm.client_as(site.identity)
+            try:
+                client.register("sl", "127.0.0.1", 9)
+                client.join(training, 2, True, 600)
+                gone = api.CheckIn(uri=f"https://127.0.0.1:9/weights/{site.name}-gone", weightage=1)
+                client.check_in(training, 1, gone)
+            finally:
+                client.close()
+        monitor = swarm.monitor_client()
+        try:
+            before = monitor.round(training, 1)
+        finally:
+            monitor.close()
+        assert [(c.uri.endswith("-gone"), c.stale) for c in before.participants] == [(True, False)] * 2, before
+
+        swarm.start_nodes()  # the restarted runs register again: what their earlier runs left is now stale
+        monitor = swarm.monitor_client()
+        try:
+            assert [c.stale for c in monitor.round(training, 1).participants] == [True, True]
+        finally:
+            monitor.close()
+        swarm.start_programs()
+        ok, _ = swarm.wait(ProgressView())
+        assert ok, logs_of(tmp_path)
+        digests = {swarm.site_digest(s) for s in swarm.sites}
+        assert len(digests) == 1 and None not in digests
+        monitor = swarm.monitor_client()
+        try:
+            first = monitor.round(training, 1)
+        finally:
+            monitor.close()
+        assert first.merged and first.excluded == [], first  # the new runs' weights, nobody left out
+        assert not any(c.uri.endswith("-gone") or c.stale for c in first.participants), first
+        sl_logs = "".join((s.dir / "sl.log").read_text() for s in swarm.sites)
+        assert sl_logs.count("holds a check-in of an earlier run of this node") == 2, sl_logs
     finally:
         swarm.stop()

@@ -31,6 +31,7 @@ from tests.integration.swop_files import swci_ok, swop_profile
 from tests.integration.test_swop_process import TR, _identity
 
 TR2 = "secondtaskbb.taskdb.sml.hpe"
+TRAINING = "defaultbb.cqdb.sml.hpe"  # the training contract of the tasks that name none
 CONTRACT2 = "secondbb.cqdb.sml.hpe"
 STALE_SECONDS = 6  # what the killed SWOP promises: the runner reports it lost after that long without a beat
 
@@ -190,6 +191,9 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
         swci_ok(swci, f"ASSIGN TASK swarm_long_task TO {TR} WITH 2 PEERS")
         with_client(network, lambda c: len(swop.records()) == 4, 90, "running two SL/ML pairs")
         orphans = swop.records()
+        # killed once both SLs are in the training: the round open at the kill may hold check-ins whose weights die
+        # with them, which the re-run's SLs (same identities) then supersede (test_local_swarm.py forces that case)
+        with_client(network, lambda c: len(c.round(TRAINING, 1).participants) == 2, 90, "checked in to round 1")
 
         # SIGKILL mid-task: the SWOP reports nothing more, and its SLs and MLs (own sessions) keep running
         assert swop.daemon is not None
@@ -307,14 +311,14 @@ def test_two_task_runners_train_two_different_models_at_the_same_time_each_to_co
     client = network.client()
     try:
         views = [client.task_runner(runner) for runner in (TR, TR2)]
-        trainings = {name: client.training(name) for name in ("defaultbb.cqdb.sml.hpe", CONTRACT2)}
+        trainings = {name: client.training(name) for name in (TRAINING, CONTRACT2)}
     finally:
         client.close()
     # both ran at the same time: each started before the other finished
     assert views[0].started_at < views[1].finished_at and views[1].started_at < views[0].finished_at, views
     # each in its own training contract, with its own SLs only
     members = {name: sorted(m.identity for m in t.members) for name, t in trainings.items()}
-    assert members == {"defaultbb.cqdb.sml.hpe": ["sl-1", "sl-2"], CONTRACT2: ["sl-3", "sl-4"]}, members
+    assert members == {TRAINING: ["sl-1", "sl-2"], CONTRACT2: ["sl-3", "sl-4"]}, members
     assert all(t.over for t in trainings.values())
     # within each runner the two SLs ended with the same weights; the two models differ
     linear, three_class = final_digests(one, "swarm_linear_task"), final_digests(two, "swarm_three_class_task")

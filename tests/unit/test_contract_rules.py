@@ -71,6 +71,42 @@ def test_a_round_closes_only_once_min_peers_have_checked_in(ledger: LedgerServic
         check_in(ledger, "sl-3")
 
 
+def test_a_restarted_node_checking_in_again_replaces_its_earlier_contribution_to_the_open_round(
+    ledger: LedgerService,
+) -> None:
+    join_all(ledger, "sl-1", "sl-2", "sl-3")
+    check_in(ledger, "sl-1")
+    check_in(ledger, "sl-2")
+    assert [c.stale for c in ledger.round(TRAINING, 1).check_ins] == [False, False]
+    # sl-1 was restarted: its new run registers again, and the check-in of its earlier run (whose weights file went
+    # with it) is marked stale until the new run checks in
+    ledger.register_node("sl-1", "SL", "127.0.0.1", 31305)
+    assert [c.stale for c in ledger.round(TRAINING, 1).check_ins] == [True, False]
+    ledger.check_in("sl-1", TRAINING, 1, "https://sl-1:31305/new-life", 3, 50, True)
+
+    rnd = ledger.round(TRAINING, 1)
+    assert rnd.participants == ("sl-1", "sl-2")  # counted once, and still the leader
+    assert rnd.leader == "sl-1"
+    again = rnd.check_ins[0]
+    assert (again.uri, again.weightage, again.samples, again.final) == ("https://sl-1:31305/new-life", 3, 50, True)
+    assert not again.stale
+
+
+def test_a_participant_may_replace_its_check_in_in_a_closed_round_until_it_is_merged(ledger: LedgerService) -> None:
+    join_all(ledger, "sl-1", "sl-2", "sl-3")
+    check_in(ledger, "sl-1")
+    check_in(ledger, "sl-2")
+    ledger.close_round("sl-1", TRAINING, 1)
+    ledger.check_in("sl-2", TRAINING, 1, "https://sl-2:31305/new-life", 1, 100, False)
+    assert ledger.round(TRAINING, 1).check_ins[1].uri == "https://sl-2:31305/new-life"
+    with pytest.raises(ContractRevert, match="round 1 is closed"):
+        check_in(ledger, "sl-3")  # a newcomer still cannot join a closed round
+    ledger.publish_merge("sl-1", TRAINING, 1, "https://sl-1/merged/1", DIGEST, [], False)
+    with pytest.raises(ContractRevert, match="wrong round: current is 2"):
+        ledger.check_in("sl-2", TRAINING, 1, "https://sl-2:31305/too-late", 1, 100, False)
+    assert ledger.round(TRAINING, 1).check_ins[1].uri == "https://sl-2:31305/new-life"
+
+
 def test_min_peers_is_fixed_by_the_first_node_to_join(ledger: LedgerService) -> None:
     join_all(ledger, "sl-1", min_peers=2)
     ledger.register_node("sl-2", "SL", "127.0.0.1", 30305)
@@ -106,8 +142,6 @@ def test_the_merged_model_uri_digest_and_exclusions_are_readable_back(ledger: Le
     join_all(ledger, "sl-1", "sl-2", "sl-3")
     for peer in ("sl-1", "sl-2", "sl-3"):
         check_in(ledger, peer)
-    with pytest.raises(ContractRevert, match="already checked in to round 1"):
-        check_in(ledger, "sl-1")
     ledger.close_round("sl-1", TRAINING, 1)
     ledger.publish_merge("sl-1", TRAINING, 1, "https://sl-1/merged/1", "0x" + DIGEST, ["sl-3"], False)
 

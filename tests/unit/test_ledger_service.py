@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import threading
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from contracts import load_artifact
+from sn import ledger_service
 from sn.chain.engine import EmbeddedChain
 from sn.chain.provider import EmbeddedProvider
 from sn.ledger_service import LedgerService
@@ -132,6 +135,19 @@ def test_a_missing_chain_is_reported_instead_of_redeploying(tmp_path: Path) -> N
     (tmp_path / "chain" / "entries.log").unlink()
     with pytest.raises(ChainError, match="no Swarm contract"):
         LedgerService.open(tmp_path)
+
+
+def test_a_contract_deployed_by_another_release_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    LedgerService.open(tmp_path).close()
+    # the chain holds this release's contract; to a release whose contract differs, it is another release's
+    this_release = ledger_service.load_artifact()
+    other = dataclasses.replace(this_release, deployed_bytecode=load_artifact("SwarmTasks").deployed_bytecode)
+    monkeypatch.setattr(ledger_service, "load_artifact", lambda: other)
+    with pytest.raises(ChainError, match="deployed by another release") as refused:
+        LedgerService.open(tmp_path)
+    assert "start a new swarm network" in str(refused.value)
 
 
 def test_api_threads_may_act_for_many_identities_at_once(tmp_path: Path) -> None:

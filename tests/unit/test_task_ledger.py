@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from sn import task_ledger
 from sn.chain.engine import EmbeddedChain
 from sn.chain.provider import EmbeddedProvider
 from sn.task_ledger import (
@@ -23,7 +25,7 @@ from sn.task_ledger import (
     find_task_store,
     split_body,
 )
-from swarm_learning.errors import ContractRevert
+from swarm_learning.errors import ChainError, ContractRevert
 
 TR = DEFAULT_TASK_RUNNER
 SWCI = "swci-1"
@@ -426,3 +428,17 @@ def test_split_body_cuts_after_lines_and_never_inside_a_character() -> None:
     assert all(c.endswith(b"\n") for c in chunks[:8])
     for chunk in chunks:
         chunk.decode("utf-8")  # every chunk is whole characters
+
+
+def test_task_contracts_deployed_by_another_release_are_refused_with_what_to_do(
+    ledger: TaskLedger, w3: Web3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the chain keeps this release's contracts (their code carries filled-in immutables, and still matches) ...
+    assert TaskLedger.open(gateway_on(w3, "sn-1"), tmp_path / "sn-1").tasks_address == ledger.tasks_address
+    # ... but to a release whose task runner contract differs they are another release's
+    tasks, runners = task_ledger._artifacts()
+    other = dataclasses.replace(runners, deployed_bytecode=tasks.deployed_bytecode)
+    monkeypatch.setattr(task_ledger, "_artifacts", lambda: (tasks, other))
+    with pytest.raises(ChainError, match="SwarmTaskRunners contract at 0x[0-9a-fA-F]{40} was deployed by another release"):
+        TaskLedger.open(gateway_on(w3, "sn-1"), tmp_path / "sn-1")
+
