@@ -22,10 +22,12 @@ from swarm_learning.identity_options import identity_options, load_identity
 from swarm_learning.logs import configure
 from swarm_learning.process import stop_event
 from swarm_learning.sn_client import SNClient
+from swarm_learning.tls import TLSIdentity
 from swop.agent import AgentSettings, SwopAgent
 from swop.executors import make_executor
 from swop.executors.base import SnAddress
-from swop.schema import SchemaError, load_profile
+from swop.schema import SchemaError, SwopProfile, load_profile
+from swop.state_lock import hold_state_folder
 
 log = logging.getLogger("swarm.SWOP")
 
@@ -75,9 +77,16 @@ def run(options: dict[str, Any], stop: Any) -> int:
     profile = load_profile(usr_dir / options["profile_file_name"])
     locator = profile.apisrv.locator
     sn = SnAddress(locator.host or options["sn_ip"], locator.port or options["sn_api_port"])
-    state_dir = options["state_dir"] or usr_dir / f".swop-{profile.groupname}"
+    state_dir = Path(options["state_dir"] or usr_dir / f".swop-{profile.groupname}").absolute()
     identity = load_identity(options["cert"], options["key"], options["capath"], options["cacert"])
-    executor = make_executor(profile, Path(state_dir).absolute())
+    with hold_state_folder(state_dir):
+        return _run_holding(options, profile, sn, state_dir, identity, stop)
+
+
+def _run_holding(
+    options: dict[str, Any], profile: SwopProfile, sn: SnAddress, state_dir: Path, identity: TLSIdentity, stop: Any
+) -> int:
+    executor = make_executor(profile, state_dir)
     lease = acquire_license(AplsAddress.from_options(**options), identity, "swop")
     client = SNClient(sn.host, sn.port, identity)
     try:

@@ -364,6 +364,23 @@ def test_a_malformed_profile_stops_the_swop_at_start_with_one_line_naming_the_fi
     assert not (tmp_path / ".swop-local").exists()
 
 
+def test_a_second_swop_on_the_same_state_folder_is_refused_and_the_first_keeps_listening(
+    site: Site, swarm_ca: CertFactory
+) -> None:
+    argv = [sys.executable, "-m", "swop.cli", "--usr-dir", str(site.usr), "--profile-file-name", "swop_profile.yaml"]
+    second = subprocess.run(
+        [*argv, *_identity(swarm_ca, "swop-1")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert second.returncode == 2, second.stderr
+    [line] = [ln for ln in second.stderr.splitlines() if "ERROR" in ln]
+    assert f"another SWOP (pid {site.swop.popen.pid}) is running on the state folder" in line, line
+    assert "give each SWOP its own groupname" in line, line
+    # refused before it looked for leftovers (it would have stopped the first SWOP's SLs and MLs) or listened
+    assert "stopped what an earlier run" not in second.stderr and "listens on task runner" not in second.stderr
+    assert site.swop.popen.poll() is None, site.swop.output()
+    wait_listening(swarm_ca, ("127.0.0.1", site.sn.port), TR, {"swop-1": site.swop})
+
+
 @pytest.mark.acceptance_swop
 def test_a_malformed_task_yaml_is_refused_by_swci_on_one_line_naming_the_field_and_nothing_is_started(
     site: Site, swarm_ca: CertFactory
