@@ -124,7 +124,7 @@ def _wait_for_round(swarm: LocalSwarm, at_least: int, timeout: float = 120) -> N
 
 
 def test_training_survives_a_restart_of_the_sn(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    swarm = _swarm(tmp_path, 2, {"MAX_EPOCHS": "3", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2"})
+    swarm = _swarm(tmp_path, 2, {"MAX_EPOCHS": "2", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2"})
     try:
         swarm.start()
         _wait_for_round(swarm, 3)
@@ -148,7 +148,7 @@ def test_training_survives_a_restart_of_the_sn(tmp_path: Path, monkeypatch) -> N
 def test_a_peer_that_dies_mid_training_is_dropped_and_the_others_finish(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for k, v in FAST_QUORUM.items():
         monkeypatch.setenv(k, v)
-    swarm = _swarm(tmp_path, 3, {"MAX_EPOCHS": "3", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2", "MIN_PEERS": "2"})
+    swarm = _swarm(tmp_path, 3, {"MAX_EPOCHS": "2", "BATCHES_PER_EPOCH": "12", "SYNC_FREQUENCY": "2", "MIN_PEERS": "2"})
     try:
         swarm.start()
         _wait_for_round(swarm, 2)

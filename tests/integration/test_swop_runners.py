@@ -179,7 +179,7 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
     started = time.monotonic()
     (network.root / "run_long.yaml").write_text(
         run_task(
-            "swarm_long_task", "tiny_torch.py", "MAX_EPOCHS: 4, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 2"
+            "swarm_long_task", "tiny_torch.py", "MAX_EPOCHS: 2, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 2"
         )
     )
     swop = network.add_swop("swop-1", TR, ("sl-1", "sl-2"), {"SWOP_STALE_SECONDS": str(STALE_SECONDS)})
