@@ -177,9 +177,11 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
     network: Network,
 ) -> None:
     started = time.monotonic()
+    # long enough (17 rounds) that the killed SWOP's orphans, which train on until the restarted SWOP stops them
+    # (8-13 rounds here), cannot finish the training first
     (network.root / "run_long.yaml").write_text(
         run_task(
-            "swarm_long_task", "tiny_torch.py", "MAX_EPOCHS: 2, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 2"
+            "swarm_long_task", "tiny_torch.py", "MAX_EPOCHS: 4, MIN_PEERS: 2, BATCHES_PER_EPOCH: 8, SYNC_FREQUENCY: 2"
         )
     )
     swop = network.add_swop("swop-1", TR, ("sl-1", "sl-2"), {"SWOP_STALE_SECONDS": str(STALE_SECONDS)})
@@ -191,8 +193,8 @@ def test_a_swop_killed_mid_run_swarm_is_reported_failed_and_a_target_reassignmen
         swci_ok(swci, f"ASSIGN TASK swarm_long_task TO {TR} WITH 2 PEERS")
         with_client(network, lambda c: len(swop.records()) == 4, 90, "running two SL/ML pairs")
         orphans = swop.records()
-        # killed once both SLs are in the training: the round open at the kill may hold check-ins whose weights die
-        # with them, which the re-run's SLs (same identities) then supersede (test_local_swarm.py forces that case)
+        # killed once both SLs train: when the restarted SWOP stops its orphans, the round then open may hold their
+        # check-ins, which the re-run's SLs (same identities) supersede (test_local_swarm.py forces that case)
         with_client(network, lambda c: len(c.round(TRAINING, 1).participants) == 2, 90, "checked in to round 1")
 
         # SIGKILL mid-task: the SWOP reports nothing more, and its SLs and MLs (own sessions) keep running
