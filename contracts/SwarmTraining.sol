@@ -48,6 +48,7 @@ contract SwarmTraining {
         uint64 openedAt;
         uint64 quorumAt;
         uint64 closedAt;
+        uint64 leaderSince; // when the current leader was chosen (first eligible check-in or take-over)
         string mergedUri;
         bytes32 digest;
         address[] excluded;
@@ -256,6 +257,7 @@ contract SwarmTraining {
         }
         if (r.leader == address(0) && m.eligible) {
             r.leader = msg.sender;
+            r.leaderSince = uint64(block.timestamp);
             emit LeaderChosen(name, round, msg.sender);
         }
     }
@@ -313,9 +315,13 @@ contract SwarmTraining {
             uint64 since = r.closed ? r.closedAt : r.quorumAt;
             require(since != 0, string.concat("quorum not reached: ", decimal(r.participants.length), " of ",
                                               decimal(t.minPeers)));
+            if (r.leaderSince > since) {
+                since = r.leaderSince; // a leader that took over has its own full timeout
+            }
             require(block.timestamp >= uint256(since) + m.leaderTimeout, "the leader has not timed out yet");
         }
         r.leader = msg.sender;
+        r.leaderSince = uint64(block.timestamp);
         emit LeaderChosen(name, round, msg.sender);
     }
 

@@ -378,6 +378,9 @@ class RoundCoordinator:
             except ContractRevert as exc:  # e.g. our earlier attempt went through before the SN restarted
                 log.info("round %s: close refused (%s); re-reading the round", number, exc.reason)
             rnd = self.sn.round(p.training, number)
+            if not rnd.closed and rnd.leader != self.me:
+                log.info("round %s: %s leads it now; waiting for its merge", number, rnd.leader)
+                return
             if not rnd.closed:
                 raise SwarmLearningError(f"round {number} could not be closed")
         log.info("round %s: leading the merge of %s peers", number, len(rnd.participants))
@@ -403,7 +406,11 @@ class RoundCoordinator:
                 ),
             )
         except ContractRevert as exc:
-            if not self.sn.round(p.training, number).merged:
+            now = self.sn.round(p.training, number)
+            if not now.merged and now.leader != self.me:
+                log.info("round %s: %s took the round over (%s); waiting for its merge", number, now.leader, exc.reason)
+                return
+            if not now.merged:
                 raise
             log.info("round %s: already published (%s)", number, exc.reason)
         log.info(

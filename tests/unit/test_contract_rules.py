@@ -195,6 +195,26 @@ def test_leadership_can_be_taken_over_only_after_the_leader_timed_out(
     ledger.publish_merge("sl-2", TRAINING, 1, "https://sl-2/merged/1", DIGEST, [], False)
 
 
+def test_a_node_that_took_over_has_its_own_full_timeout_before_another_may_take_over_from_it(
+    ledger: LedgerService, clock: Clock
+) -> None:
+    # two peers notice the silent leader at the same moment: the first take-over wins, the second is refused
+    # instead of replacing the new leader at once (which left the first without the round it was closing)
+    join_all(ledger, "sl-1", "sl-2", "sl-3", timeout=600)
+    for peer in ("sl-3", "sl-1", "sl-2"):
+        check_in(ledger, peer)
+    clock.now = ledger.round(TRAINING, 1).opened_at + 1200 * TICKS_PER_SECOND
+    ledger.take_over_leadership("sl-2", TRAINING, 1)
+    with pytest.raises(ContractRevert, match="the leader has not timed out yet"):
+        ledger.take_over_leadership("sl-1", TRAINING, 1)
+    assert ledger.round(TRAINING, 1).leader == "sl-2"
+    ledger.close_round("sl-2", TRAINING, 1)
+
+    clock.now += 601 * TICKS_PER_SECOND  # sl-2 went silent too, for longer than its own timeout
+    ledger.take_over_leadership("sl-1", TRAINING, 1)
+    assert ledger.round(TRAINING, 1).leader == "sl-1"
+
+
 def test_a_leader_that_never_closes_can_be_replaced_after_quorum_plus_timeout(
     ledger: LedgerService, clock: Clock
 ) -> None:
